@@ -1,0 +1,72 @@
+using System.Diagnostics;
+
+namespace Trapeze.Core.Cpu;
+
+/// <summary>
+/// The board's timebase (mtime), 10 MHz as on QEMU's virt board, derived from the host's monotonic clock.
+/// It can be paused (a paused VM sees no time pass) and set (restoring a snapshot).
+/// </summary>
+public sealed class MachineClock
+{
+    public const ulong Frequency = 10_000_000;
+
+    private readonly object _lock = new();
+    private long _baseTimestamp = Stopwatch.GetTimestamp();
+    private ulong _baseTicks;
+    private bool _paused;
+
+    /// <summary>The current mtime value.</summary>
+    public ulong Now
+    {
+        get
+        {
+            if (Volatile.Read(ref _paused)) return Volatile.Read(ref _baseTicks);
+            long elapsed = Stopwatch.GetTimestamp() - Volatile.Read(ref _baseTimestamp);
+            return Volatile.Read(ref _baseTicks) + ToTicks(elapsed);
+        }
+    }
+
+    /// <summary>Sets mtime (a write to the CLINT's mtime register, or a snapshot restore).</summary>
+    public void Set(ulong ticks)
+    {
+        lock (_lock)
+        {
+            _baseTicks = ticks;
+            _baseTimestamp = Stopwatch.GetTimestamp();
+        }
+    }
+
+    public void Pause()
+    {
+        lock (_lock)
+        {
+            if (_paused) return;
+            _baseTicks = Now;
+            _paused = true;
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            if (!_paused) return;
+            _baseTimestamp = Stopwatch.GetTimestamp();
+            _paused = false;
+        }
+    }
+
+    /// <summary>Host time until mtime reaches <paramref name="ticks"/>, for sleeping in WFI.</summary>
+    public TimeSpan Until(ulong ticks)
+    {
+        ulong now = Now;
+        if (ticks <= now) return TimeSpan.Zero;
+        ulong delta = ticks - now;
+        // Cap long sleeps; the caller re-evaluates after waking.
+        if (delta > Frequency * 3600) return TimeSpan.FromHours(1);
+        return TimeSpan.FromTicks((long)(delta * (ulong)TimeSpan.TicksPerSecond / Frequency));
+    }
+
+    private static ulong ToTicks(long stopwatchTicks) =>
+        (ulong)((Int128)stopwatchTicks * (long)Frequency / Stopwatch.Frequency);
+}
