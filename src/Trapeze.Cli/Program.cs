@@ -1,0 +1,62 @@
+using Trapeze.Machine;
+using Trapeze.Machine.Boot;
+
+namespace Trapeze.Cli;
+
+public static class Program
+{
+    public const string Usage = """
+        usage: trapeze <command> [options]
+
+        commands:
+          run        boot a virtual machine on the terminal (QEMU virt-compatible board)
+          run-elf    run a bare-metal RISC-V ELF that reports through HTIF tohost (riscv-tests convention)
+          disasm     disassemble a RISC-V ELF or raw binary
+          help       show this text, or 'trapeze help COMMAND'
+
+        Run 'trapeze COMMAND --help' for a command's options.
+        """;
+
+    public static int Main(string[] args)
+    {
+        try
+        {
+            if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+            {
+                if (args.Length > 1) return Main([args[1], "--help"]);
+                Console.Out.Write(Usage);
+                return args.Length == 0 ? 2 : 0;
+            }
+            string[] rest = args[1..];
+            return args[0] switch
+            {
+                "run" => RunCommand.Execute(rest),
+                "run-elf" => RunElfCommand.Execute(rest),
+                "disasm" => DisasmCommand.Execute(rest),
+                "--version" or "version" => Version(),
+                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, help)"),
+            };
+        }
+        catch (UsageException e) { return Fail(e.Message); }
+        catch (MachineConfigException e) { return Fail(e.Message); }
+        catch (BootImageException e) { return Fail(e.Message); }
+        catch (MachineFailureException e)
+        {
+            Console.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
+            return 70;
+        }
+    }
+
+    private static int Version()
+    {
+        Console.WriteLine($"trapeze {typeof(Program).Assembly.GetName().Version} (RV64GC, virt board)");
+        return 0;
+    }
+
+    /// <summary>A user error: one line on stderr, exit code 2.</summary>
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"trapeze: {message}");
+        return 2;
+    }
+}

@@ -1,0 +1,109 @@
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Isa;
+using Trapeze.Machine;
+using Trapeze.Machine.Boot;
+
+namespace Trapeze.Cli;
+
+/// <summary><c>trapeze run-elf PROG.elf</c>: the bare-metal test runner (riscv-tests / Spike / TinyEMU
+/// convention). The program starts in M-mode at its entry with a0 = hart id, a1 = FDT address, and reports
+/// through the <c>tohost</c> symbol: 1 = pass (exit 0), (n &lt;&lt; 1) | 1 = test n failed (exit n, at most 255).</summary>
+public static class RunElfCommand
+{
+    public const int TimeoutExitCode = 124;
+
+    public const string Help = """
+        usage: trapeze run-elf [options] PROG.elf
+
+          --mem SIZE        RAM size (default 512M)
+          --smp N           number of harts (default 1)
+          --timeout SEC     give up after SEC seconds (default 60; exit code 124)
+          --trace-traps     print every exception taken, with the faulting instruction
+
+        Exit code: 0 when the program writes 1 to tohost, n when it writes (n << 1) | 1.
+        """;
+
+    public static int Execute(string[] args)
+    {
+        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout"], ["help", "trace-traps", "stats"]);
+        if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
+        if (a.Positional.Count != 1) throw new UsageException("run-elf: expected exactly one ELF file (see 'trapeze run-elf --help')");
+        string path = a.Positional[0];
+        int timeout = a.Value("timeout") is { } t ? ArgReader.ParseInt("timeout", t, 1, 86400) : 60;
+
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot read '{path}': {e.Message}");
+        }
+        var elf = ElfImage.Parse(Path.GetFileName(path), bytes);
+        if (!elf.TryGetSymbol("tohost", out ulong tohost))
+            throw new UsageException($"{Path.GetFileName(path)}: no 'tohost' symbol (run-elf needs an HTIF program)");
+        ulong? fromhost = elf.TryGetSymbol("fromhost", out ulong fh) ? fh : null;
+
+        var config = new MachineConfig
+        {
+            Firmware = FirmwareKind.None,
+            KernelPath = path,
+            MemorySize = a.Value("mem") is { } m ? ArgReader.ParseSize("mem", m) : MachineConfig.DefaultMemory,
+            Harts = a.Value("smp") is { } s ? ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) : 1,
+        };
+        using var stdout = Console.OpenStandardOutput();
+        using var console = new ConsoleOutput(stdout);
+        using var machine = new VirtMachine(config, console.Write);
+        machine.Load();
+        var htif = new Htif(machine, tohost, fromhost, console.Write);
+        if (a.Flag("trace-traps"))
+            foreach (var h in machine.Harts) h.OnException = TraceTrap;
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeout));
+        var started = DateTime.UtcNow;
+        int code = machine.Run(cts.Token);
+        console.Flush();
+        if (a.Flag("stats")) Statistics.Print(machine, DateTime.UtcNow - started);
+        if (cts.IsCancellationRequested && htif.ExitValue == null)
+        {
+            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: no result after {timeout} s");
+            DumpHarts(machine);
+            return TimeoutExitCode;
+        }
+        if (htif.ExitValue is { } v && v != 0)
+            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: FAIL test {v}");
+        else if (htif.ExitValue == null)
+            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: stopped without a result (exit {code})");
+        return code;
+    }
+
+    private static unsafe void TraceTrap(Hart h, ExceptionCause cause, ulong tval)
+    {
+        ulong pc = h.State->Pc;
+        Console.Error.WriteLine($"hart{h.HartId}: {cause} tval=0x{tval:x} at pc=0x{pc:x} ({h.State->Priv}) {DescribeAt(h, pc)}");
+    }
+
+    /// <summary>The instruction at a guest virtual address, disassembled, for diagnostics.</summary>
+    public static unsafe string DescribeAt(Hart h, ulong pc)
+    {
+        if (!h.Mmu.Translate(pc, 2, Core.Mmu.AccessType.Fetch, out ulong pa)) return "(not mapped)";
+        if (!h.Mmu.ReadPhysical(pa, 2, pc, out ulong low)) return "(not readable)";
+        ulong raw = low;
+        if (Decoder.LengthOf((ushort)low) == 4 && h.Mmu.ReadPhysical(pa + 2, 2, pc, out ulong high)) raw |= high << 16;
+        return Disassembler.Format(Decoder.Decode((uint)raw), pc);
+    }
+
+    public static unsafe void DumpHarts(VirtMachine machine)
+    {
+        foreach (var h in machine.Harts)
+        {
+            HartState* s = h.State;
+            Console.Error.WriteLine($"hart{h.HartId}: pc=0x{s->Pc:x} priv={s->Priv} retired={s->Retired} mcause=0x{s->Mcause:x} mepc=0x{s->Mepc:x} mtval=0x{s->Mtval:x}");
+            Console.Error.WriteLine($"  at pc: {DescribeAt(h, s->Pc)}");
+            for (int r = 1; r < 32; r += 4)
+            {
+                var line = "";
+                for (int k = r; k < r + 4 && k < 32; k++) line += $" {Disassembler.XReg(k),4}=0x{s->X[k]:x16}";
+                Console.Error.WriteLine(" " + line);
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using Trapeze.Machine;
+
+namespace Trapeze.Cli;
+
+/// <summary>The statistics printed by <c>--stats</c>: what each hart executed and why it left the fast path.</summary>
+public static class Statistics
+{
+    public static void Print(VirtMachine machine, TimeSpan elapsed)
+    {
+        var e = Console.Error;
+        e.WriteLine($"\r\n--- trapeze statistics ({elapsed.TotalSeconds:F2} s) ---");
+        foreach (var h in machine.Harts)
+        {
+            unsafe
+            {
+                ulong retired = h.State->Retired;
+                var s = h.Stats;
+                e.WriteLine($"hart{h.HartId}: instructions {retired:N0} ({retired / Math.Max(elapsed.TotalSeconds, 1e-9) / 1e6:F1} MIPS), " +
+                            $"blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0})");
+                e.WriteLine($"  exits: exceptions {s.Exceptions:N0} (page faults {s.PageFaults:N0}, ecalls {s.Ecalls:N0}), " +
+                            $"interrupts {s.Interrupts:N0}, csr {s.CsrAccesses:N0}, mmio {h.Mmu.MmioAccesses:N0}, " +
+                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0}, page walks {h.Mmu.PageWalks:N0}");
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+
+namespace Trapeze.Cli;
+
+/// <summary>
+/// Host keyboard to the guest console. On a terminal, stdin is switched to raw mode (restored on exit) so
+/// every key reaches the guest; <c>Ctrl-A x</c> quits and <c>Ctrl-A Ctrl-A</c> sends a literal Ctrl-A, as
+/// in QEMU's -nographic console.
+/// </summary>
+public sealed class TerminalInput : IDisposable
+{
+    private const byte CtrlA = 0x01;
+    private readonly Action<ReadOnlySpan<byte>> _deliver;
+    private readonly Action _quit;
+    private readonly Action<string> _message;
+    private string? _savedMode;
+    private Thread? _reader;
+
+    public TerminalInput(Action<ReadOnlySpan<byte>> deliver, Action quit, Action<string> message)
+    {
+        _deliver = deliver;
+        _quit = quit;
+        _message = message;
+    }
+
+    public void Start()
+    {
+        if (!Console.IsInputRedirected)
+        {
+            _savedMode = Stty("-g")?.Trim();
+            if (_savedMode != null) Stty("raw -echo");
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Restore();
+        }
+        _reader = new Thread(ReadLoop) { IsBackground = true, Name = "console-in" };
+        _reader.Start();
+    }
+
+    private void ReadLoop()
+    {
+        using var stdin = Console.OpenStandardInput();
+        var buf = new byte[256];
+        var outBuf = new byte[512];
+        bool escape = false;
+        while (true)
+        {
+            int n;
+            try { n = stdin.Read(buf, 0, buf.Length); }
+            catch (IOException) { return; }
+            if (n <= 0) return;
+            int o = 0;
+            for (int i = 0; i < n; i++)
+            {
+                byte b = buf[i];
+                if (escape)
+                {
+                    escape = false;
+                    switch (b)
+                    {
+                        case (byte)'x' or (byte)'X':
+                            Restore();
+                            _message("\r\nTrapeze: terminated (Ctrl-A x)\r\n");
+                            _quit();
+                            return;
+                        case (byte)'h' or (byte)'H' or (byte)'?':
+                            _message("\r\nC-a h    print this help\r\nC-a x    exit\r\nC-a C-a  send C-a\r\n");
+                            continue;
+                        case CtrlA:
+                            outBuf[o++] = CtrlA;
+                            continue;
+                        default:
+                            outBuf[o++] = CtrlA;
+                            outBuf[o++] = b;
+                            continue;
+                    }
+                }
+                if (b == CtrlA) { escape = true; continue; }
+                outBuf[o++] = b;
+            }
+            if (o > 0) _deliver(outBuf.AsSpan(0, o));
+        }
+    }
+
+    private void Restore()
+    {
+        string? mode = Interlocked.Exchange(ref _savedMode, null);
+        if (mode != null) Stty(mode);
+    }
+
+    private static string? Stty(string args)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("stty") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi);
+            if (p == null) return null;
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose() => Restore();
+}

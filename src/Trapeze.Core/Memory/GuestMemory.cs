@@ -1,0 +1,71 @@
+using System.Buffers.Binary;
+
+namespace Trapeze.Core.Memory;
+
+/// <summary>
+/// Checked access to guest-physical memory for loaders and DMA-capable devices (STYLE rule 5): every
+/// range is validated with overflow-safe arithmetic before a byte moves. Ranges that are not wholly inside
+/// one memory region are refused, never partially performed.
+/// </summary>
+public sealed unsafe class GuestMemory(Bus bus)
+{
+    public Bus Bus { get; } = bus;
+
+    /// <summary>Host view of [pa, pa+length), or an empty result when the range is not guest memory.</summary>
+    public bool TryGetSpan(ulong pa, int length, bool forWrite, out Span<byte> span)
+    {
+        span = default;
+        if (length < 0) return false;
+        var m = Bus.FindMemory(pa);
+        if (m == null || !m.Contains(pa, (ulong)length)) return false;
+        if (forWrite && m.ReadOnly) return false;
+        span = new Span<byte>(m.Host + (pa - m.Base), length);
+        return true;
+    }
+
+    public bool TryRead(ulong pa, Span<byte> destination)
+    {
+        if (!TryGetSpan(pa, destination.Length, false, out var src)) return false;
+        src.CopyTo(destination);
+        return true;
+    }
+
+    public bool TryWrite(ulong pa, ReadOnlySpan<byte> source)
+    {
+        if (!TryGetSpan(pa, source.Length, true, out var dst)) return false;
+        source.CopyTo(dst);
+        return true;
+    }
+
+    /// <summary>Writes into a region regardless of its read-only flag (a loader filling the boot ROM).</summary>
+    public bool TryLoad(ulong pa, ReadOnlySpan<byte> source)
+    {
+        var m = Bus.FindMemory(pa);
+        if (m == null || !m.Contains(pa, (ulong)source.Length)) return false;
+        source.CopyTo(new Span<byte>(m.Host + (pa - m.Base), source.Length));
+        return true;
+    }
+
+    public bool TryReadU64(ulong pa, out ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        bool ok = TryRead(pa, b);
+        value = ok ? BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;
+        return ok;
+    }
+
+    public bool TryWriteU64(ulong pa, ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return TryWrite(pa, b);
+    }
+
+    public bool TryReadU32(ulong pa, out uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        bool ok = TryRead(pa, b);
+        value = ok ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
+        return ok;
+    }
+}

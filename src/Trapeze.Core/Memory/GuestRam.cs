@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+
+namespace Trapeze.Core.Memory;
+
+/// <summary>
+/// Host memory backing one region of guest-physical memory (DRAM or a ROM). Reserved with mmap so that
+/// untouched pages cost nothing, with an inaccessible guard page on each side: a bug that runs off the
+/// end faults in the host instead of touching another allocation. This is the one place that owns raw
+/// pointers to guest memory; everything else reaches it through <see cref="Bus"/> and <see cref="GuestMemory"/>.
+/// </summary>
+public sealed unsafe class GuestRam : IDisposable
+{
+    public const int PageShift = 12;
+    public const ulong PageSize = 1UL << PageShift;
+
+    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2;
+    private const int MapPrivate = 0x02, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+
+    private byte* _mapping;
+    private readonly nuint _mappingLength;
+
+    public ulong Base { get; }
+    public ulong Size { get; }
+    public bool ReadOnly { get; }
+    public string Name { get; }
+
+    /// <summary>Host address of guest-physical <see cref="Base"/>.</summary>
+    public byte* Host { get; }
+
+    /// <summary>Per-page flags (<see cref="PageFlags"/>), read by the TLB fill on every write miss.</summary>
+    internal readonly byte[] Flags;
+
+    public GuestRam(string name, ulong baseAddress, ulong size, bool readOnly = false)
+    {
+        if (size == 0 || (size & (PageSize - 1)) != 0)
+            throw new ArgumentException($"{name}: size 0x{size:x} is not a positive multiple of the page size");
+        if (baseAddress + size < baseAddress)
+            throw new ArgumentException($"{name}: region wraps the address space");
+        Name = name; Base = baseAddress; Size = size; ReadOnly = readOnly;
+        _mappingLength = (nuint)(size + 2 * PageSize);
+        void* p = mmap(null, _mappingLength, ProtNone, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        if (p == (void*)-1)
+            throw new OutOfMemoryException($"{name}: cannot reserve {size >> 20} MiB of host memory (errno {Marshal.GetLastPInvokeError()})");
+        _mapping = (byte*)p;
+        Host = _mapping + PageSize;
+        if (mprotect(Host, (nuint)size, ProtRead | ProtWrite) != 0)
+        {
+            munmap(_mapping, _mappingLength);
+            throw new OutOfMemoryException($"{name}: cannot map {size >> 20} MiB of host memory");
+        }
+        Flags = new byte[size >> PageShift];
+    }
+
+    public bool Contains(ulong pa) => pa - Base < Size;
+
+    /// <summary>True when [pa, pa+len) lies inside this region (overflow-safe).</summary>
+    public bool Contains(ulong pa, ulong len) => pa - Base < Size && len <= Size - (pa - Base);
+
+    public Span<byte> AsSpan(ulong offset, int length)
+    {
+        if (offset > Size || (ulong)length > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));
+        return new Span<byte>(Host + offset, length);
+    }
+
+    /// <summary>Zeroes the whole region, returning the pages to the host (reset).</summary>
+    public void Clear()
+    {
+        const int MadvDontneed = 4;
+        if (madvise(Host, (nuint)Size, MadvDontneed) != 0)
+            new Span<byte>(Host, checked((int)Math.Min(Size, int.MaxValue))).Clear();
+        Array.Clear(Flags);
+    }
+
+    public void Dispose()
+    {
+        if (_mapping == null) return;
+        munmap(_mapping, _mappingLength);
+        _mapping = null;
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+    [DllImport("libc", SetLastError = true)] private static extern int mprotect(void* addr, nuint length, int prot);
+    [DllImport("libc", SetLastError = true)] private static extern int munmap(void* addr, nuint length);
+    [DllImport("libc", SetLastError = true)] private static extern int madvise(void* addr, nuint length, int advice);
+}
+
+/// <summary>Per-page flags of guest RAM.</summary>
+[Flags]
+public enum PageFlags : byte
+{
+    None = 0,
+    /// <summary>Writes to the page are reported to <see cref="Bus.WriteWatch"/> (HTIF tohost, translated code).</summary>
+    WriteWatched = 1,
+}

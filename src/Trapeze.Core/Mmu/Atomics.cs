@@ -1,0 +1,39 @@
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Memory;
+
+namespace Trapeze.Core.Mmu;
+
+public sealed unsafe partial class SoftMmu
+{
+    /// <summary>
+    /// Resolves the target of an LR, SC or AMO: must be naturally aligned (else address-misaligned: the A
+    /// extension does not perform misaligned atomics), translated for writing (AMO/SC) or reading (LR).
+    /// <paramref name="host"/> is null when the target is a device, which the caller then accesses
+    /// non-atomically through <see cref="ReadPhysical"/>/<see cref="WritePhysical"/>.
+    /// </summary>
+    public bool TranslateAtomic(ulong va, int size, bool write, out byte* host, out ulong pa)
+    {
+        host = null;
+        pa = 0;
+        if ((va & (ulong)(size - 1)) != 0)
+            return Fail(write ? ExceptionCause.StoreMisaligned : ExceptionCause.LoadMisaligned, va);
+        if (!Translate(va, size, write ? AccessType.Write : AccessType.Read, out pa)) return false;
+        var m = _bus.FindMemory(pa);
+        if (m != null && m.Contains(pa, (ulong)size))
+        {
+            if (write && m.ReadOnly) return Fail(ExceptionCause.StoreAccessFault, va);
+            host = m.Host + (pa - m.Base);
+        }
+        else if (_bus.FindDevice(pa, size) == null)
+            return Fail(write ? ExceptionCause.StoreAccessFault : ExceptionCause.LoadAccessFault, va);
+        return true;
+    }
+
+    /// <summary>Reports an atomic write to a write-watched page (the atomic bypassed the slow store path).</summary>
+    public void NotifyAtomicWrite(ulong pa, int size)
+    {
+        var m = _bus.FindMemory(pa);
+        if (m != null && (m.Flags[(pa - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) != 0)
+            _bus.WriteWatch?.Invoke(pa, size);
+    }
+}

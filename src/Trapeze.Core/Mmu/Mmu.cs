@@ -1,0 +1,395 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Memory;
+
+namespace Trapeze.Core.Mmu;
+
+/// <summary>
+/// Address translation and memory access for one hart: separate read, write and fetch TLBs of host
+/// addends (fast path inline, slow path cold), the Sv39/Sv48/Sv57 page walker with hardware A/D updates,
+/// and PMP. Failing accesses record the exception in <see cref="HartState.PendingCause"/> /
+/// <see cref="HartState.PendingTval"/> and return false — traps are values, not .NET exceptions.
+/// </summary>
+public sealed unsafe partial class SoftMmu
+{
+    public const int TlbBits = 8;
+    public const int TlbSize = 1 << TlbBits;
+    public const ulong PageMask = ~0xfffUL;
+
+    private readonly HartState* _s;
+    private readonly Bus _bus;
+    private readonly TlbEntry[] _read = new TlbEntry[TlbSize];
+    private readonly TlbEntry[] _write = new TlbEntry[TlbSize];
+    private readonly TlbEntry[] _fetch = new TlbEntry[TlbSize];
+    private int _watchGeneration;
+
+    /// <summary>Translation context for loads/stores and for fetches; part of every TLB tag.</summary>
+    public ulong DataCtx, FetchCtx;
+
+    /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses.</summary>
+    public long PageWalks, MmioAccesses;
+
+    /// <summary>Called for every device access (for exit statistics by device); may be null.</summary>
+    public Action<IMmioDevice>? OnMmio { get; set; }
+
+    public SoftMmu(HartState* state, Bus bus)
+    {
+        _s = state;
+        _bus = bus;
+        FlushAll();
+        UpdateContext();
+    }
+
+    public Bus Bus => _bus;
+
+    // ------------------------------------------------------------------ context and flushing
+
+    /// <summary>Recomputes the translation contexts after a change of privilege, satp or mstatus.</summary>
+    public void UpdateContext()
+    {
+        Privilege p = _s->Priv;
+        Privilege dp = p;
+        if (p == Privilege.Machine && (_s->Mstatus & Mstatus.Mprv) != 0)
+            dp = (Privilege)((_s->Mstatus >> Mstatus.MppShift) & 3);
+        FetchCtx = Context(p, data: false);
+        DataCtx = Context(dp, data: true);
+    }
+
+    private ulong Context(Privilege p, bool data)
+    {
+        ulong c = 1UL << 40 | (ulong)p << 20;
+        ulong satp = _s->Satp;
+        ulong mode = satp >> 60;
+        if (p != Privilege.Machine && mode != 0)
+        {
+            c |= 1UL << 24 | mode << 25 | ((satp >> 44) & 0xffff);
+            if (data)
+            {
+                if ((_s->Mstatus & Mstatus.Sum) != 0) c |= 1UL << 22;
+                if ((_s->Mstatus & Mstatus.Mxr) != 0) c |= 1UL << 23;
+            }
+        }
+        return c;
+    }
+
+    public void FlushAll()
+    {
+        Fill(_read); Fill(_write); Fill(_fetch);
+        _watchGeneration = Volatile.Read(ref _bus.WatchGeneration);
+        static void Fill(TlbEntry[] t)
+        {
+            for (int i = 0; i < t.Length; i++) t[i].Tag = TlbEntry.Empty;
+        }
+    }
+
+    /// <summary>Drops write entries made before a page became write-watched (checked at poll points).</summary>
+    public void SyncWatches()
+    {
+        int g = Volatile.Read(ref _bus.WatchGeneration);
+        if (g == _watchGeneration) return;
+        _watchGeneration = g;
+        for (int i = 0; i < _write.Length; i++) _write[i].Tag = TlbEntry.Empty;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref TlbEntry Slot(TlbEntry[] tlb, ulong va) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (nint)((va >> 12) & (TlbSize - 1)));
+
+    // ------------------------------------------------------------------ fast paths
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Load8(ulong va, out ulong v)
+    {
+        ref TlbEntry e = ref Slot(_read, va);
+        if (e.Tag == (va & PageMask) && e.Ctx == DataCtx) { v = *(byte*)(e.Addend + (nint)va); return true; }
+        return LoadSlow(va, 1, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Load16(ulong va, out ulong v)
+    {
+        ref TlbEntry e = ref Slot(_read, va);
+        if (e.Tag == (va & (PageMask | 1)) && e.Ctx == DataCtx) { v = *(ushort*)(e.Addend + (nint)va); return true; }
+        return LoadSlow(va, 2, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Load32(ulong va, out ulong v)
+    {
+        ref TlbEntry e = ref Slot(_read, va);
+        if (e.Tag == (va & (PageMask | 3)) && e.Ctx == DataCtx) { v = *(uint*)(e.Addend + (nint)va); return true; }
+        return LoadSlow(va, 4, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Load64(ulong va, out ulong v)
+    {
+        ref TlbEntry e = ref Slot(_read, va);
+        if (e.Tag == (va & (PageMask | 7)) && e.Ctx == DataCtx) { v = *(ulong*)(e.Addend + (nint)va); return true; }
+        return LoadSlow(va, 8, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Store8(ulong va, ulong v)
+    {
+        ref TlbEntry e = ref Slot(_write, va);
+        if (e.Tag == (va & PageMask) && e.Ctx == DataCtx) { *(byte*)(e.Addend + (nint)va) = (byte)v; return true; }
+        return StoreSlow(va, 1, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Store16(ulong va, ulong v)
+    {
+        ref TlbEntry e = ref Slot(_write, va);
+        if (e.Tag == (va & (PageMask | 1)) && e.Ctx == DataCtx) { *(ushort*)(e.Addend + (nint)va) = (ushort)v; return true; }
+        return StoreSlow(va, 2, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Store32(ulong va, ulong v)
+    {
+        ref TlbEntry e = ref Slot(_write, va);
+        if (e.Tag == (va & (PageMask | 3)) && e.Ctx == DataCtx) { *(uint*)(e.Addend + (nint)va) = (uint)v; return true; }
+        return StoreSlow(va, 4, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Store64(ulong va, ulong v)
+    {
+        ref TlbEntry e = ref Slot(_write, va);
+        if (e.Tag == (va & (PageMask | 7)) && e.Ctx == DataCtx) { *(ulong*)(e.Addend + (nint)va) = v; return true; }
+        return StoreSlow(va, 8, v);
+    }
+
+    /// <summary>Translates an instruction fetch at <paramref name="pc"/> to the host address of its page and
+    /// the guest-physical address. Fails (with the exception recorded) for faults and for code outside RAM/ROM.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TranslateFetch(ulong pc, out byte* host, out ulong pa)
+    {
+        ref TlbEntry e = ref Slot(_fetch, pc);
+        if (e.Tag == (pc & PageMask) && e.Ctx == FetchCtx)
+        {
+            host = (byte*)(e.Addend + (nint)pc);
+            pa = e.PhysPage | (pc & 0xfff);
+            return true;
+        }
+        return TranslateFetchSlow(pc, out host, out pa);
+    }
+
+    /// <summary>True when the whole 4 KiB page of <paramref name="pc"/> is in the fetch TLB (fetches from it
+    /// need no per-instruction PMP check).</summary>
+    public bool FetchPageCached(ulong pc)
+    {
+        ref TlbEntry e = ref Slot(_fetch, pc);
+        return e.Tag == (pc & PageMask) && e.Ctx == FetchCtx;
+    }
+
+    // ------------------------------------------------------------------ slow paths
+
+    private bool Fail(ExceptionCause cause, ulong tval)
+    {
+        _s->PendingCause = (byte)cause;
+        _s->PendingTval = tval;
+        return false;
+    }
+
+    private static ExceptionCause AccessFault(AccessType t) => t switch
+    {
+        AccessType.Read => ExceptionCause.LoadAccessFault,
+        AccessType.Write => ExceptionCause.StoreAccessFault,
+        _ => ExceptionCause.InstructionAccessFault,
+    };
+
+    private static ExceptionCause PageFault(AccessType t) => t switch
+    {
+        AccessType.Read => ExceptionCause.LoadPageFault,
+        AccessType.Write => ExceptionCause.StorePageFault,
+        _ => ExceptionCause.InstructionPageFault,
+    };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TranslateFetchSlow(ulong pc, out byte* host, out ulong pa)
+    {
+        host = null;
+        if (!Translate(pc, 2, AccessType.Fetch, out pa)) return false;
+        var m = _bus.FindMemory(pa);
+        if (m == null) return Fail(ExceptionCause.InstructionAccessFault, pc);
+        host = m.Host + (pa - m.Base);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool LoadSlow(ulong va, int size, out ulong v)
+    {
+        v = 0;
+        if ((va & (ulong)(size - 1)) != 0) return LoadMisaligned(va, size, out v);
+        if (!Translate(va, size, AccessType.Read, out ulong pa)) return false;
+        return ReadPhysical(pa, size, va, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool StoreSlow(ulong va, int size, ulong v)
+    {
+        if ((va & (ulong)(size - 1)) != 0) return StoreMisaligned(va, size, v);
+        if (!Translate(va, size, AccessType.Write, out ulong pa)) return false;
+        return WritePhysical(pa, size, va, v);
+    }
+
+    /// <summary>Misaligned loads are performed, not trapped (as QEMU does): byte by byte, so a page
+    /// boundary in the middle is translated separately. The whole access is checked before any byte is used.</summary>
+    private bool LoadMisaligned(ulong va, int size, out ulong v)
+    {
+        v = 0;
+        Span<ulong> pas = stackalloc ulong[8];
+        for (int i = 0; i < size; i++)
+        {
+            ulong a = va + (ulong)i;
+            if (i == 0 || (a & 0xfff) == 0)
+            {
+                if (!Translate(a, 1, AccessType.Read, out pas[i])) { _s->PendingTval = va; return false; }
+            }
+            else pas[i] = pas[i - 1] + 1;
+        }
+        for (int i = 0; i < size; i++)
+        {
+            if (!ReadPhysical(pas[i], 1, va, out ulong b)) return false;
+            v |= b << (8 * i);
+        }
+        return true;
+    }
+
+    private bool StoreMisaligned(ulong va, int size, ulong v)
+    {
+        Span<ulong> pas = stackalloc ulong[8];
+        for (int i = 0; i < size; i++)
+        {
+            ulong a = va + (ulong)i;
+            if (i == 0 || (a & 0xfff) == 0)
+            {
+                if (!Translate(a, 1, AccessType.Write, out pas[i])) { _s->PendingTval = va; return false; }
+            }
+            else pas[i] = pas[i - 1] + 1;
+        }
+        for (int i = 0; i < size; i++)
+            if (!WritePhysical(pas[i], 1, va, v >> (8 * i))) return false;
+        return true;
+    }
+
+    /// <summary>Reads guest-physical memory or a device; <paramref name="va"/> is reported on a fault.</summary>
+    public bool ReadPhysical(ulong pa, int size, ulong va, out ulong v)
+    {
+        var m = _bus.FindMemory(pa);
+        if (m != null && m.Contains(pa, (ulong)size))
+        {
+            byte* p = m.Host + (pa - m.Base);
+            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            return true;
+        }
+        var dev = _bus.FindDevice(pa, size);
+        if (dev != null)
+        {
+            MmioAccesses++;
+            OnMmio?.Invoke(dev.Device);
+            if (dev.Device.Read(pa - dev.Base, size, out v)) return true;
+        }
+        v = 0;
+        return Fail(ExceptionCause.LoadAccessFault, va);
+    }
+
+    public bool WritePhysical(ulong pa, int size, ulong va, ulong v)
+    {
+        var m = _bus.FindMemory(pa);
+        if (m != null && m.Contains(pa, (ulong)size) && !m.ReadOnly)
+        {
+            byte* p = m.Host + (pa - m.Base);
+            switch (size)
+            {
+                case 1: *p = (byte)v; break;
+                case 2: *(ushort*)p = (ushort)v; break;
+                case 4: *(uint*)p = (uint)v; break;
+                default: *(ulong*)p = v; break;
+            }
+            // A reservation held by this hart on the written word is lost (other harts' are caught by the SC compare).
+            if ((m.Flags[(pa - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) != 0)
+                _bus.WriteWatch?.Invoke(pa, size);
+            return true;
+        }
+        var dev = _bus.FindDevice(pa, size);
+        if (dev != null)
+        {
+            MmioAccesses++;
+            OnMmio?.Invoke(dev.Device);
+            if (dev.Device.Write(pa - dev.Base, size, v)) return true;
+        }
+        return Fail(ExceptionCause.StoreAccessFault, va);
+    }
+
+    /// <summary>
+    /// Translates <paramref name="va"/> for an access of <paramref name="size"/> bytes (naturally aligned, so
+    /// within one page), checks PMP, and fills the TLB when the whole page may be cached.
+    /// </summary>
+    public bool Translate(ulong va, int size, AccessType type, out ulong pa)
+    {
+        TlbEntry[] tlb = type switch { AccessType.Read => _read, AccessType.Write => _write, _ => _fetch };
+        ulong ctx = type == AccessType.Fetch ? FetchCtx : DataCtx;
+        ref TlbEntry e = ref Slot(tlb, va);
+        if ((e.Tag & ~TlbEntry.SlowOnly) == (va & PageMask) && e.Ctx == ctx)
+        {
+            // Translated before, but the page must take this path (device, watched page, PMP on part of it).
+            pa = e.PhysPage | (va & 0xfff);
+            Privilege p0 = EffectivePrivilege(type);
+            if (!Pmp.Check(_s, pa, (ulong)size, type, p0)) return Fail(AccessFault(type), va);
+            return true;
+        }
+
+        Privilege priv = EffectivePrivilege(type);
+        ulong mode = _s->Satp >> 60;
+        bool dirtyOk = true;
+        if (priv == Privilege.Machine || mode == 0)
+        {
+            pa = va;
+            // Physical addresses are 56 bits wide; anything above does not exist.
+            if ((va >> 56) != 0) return Fail(AccessFault(type), va);
+        }
+        else
+        {
+            PageWalks++;
+            if (!Walk(va, type, priv, (int)mode, out pa, out dirtyOk)) return false;
+        }
+
+        if (!Pmp.Check(_s, pa, (ulong)size, type, priv)) return Fail(AccessFault(type), va);
+
+        // Fill the TLB. RAM pages the whole of which PMP allows get a host addend; other pages keep only
+        // the translation, so later accesses skip the walk but still come here.
+        ulong page = pa & PageMask;
+        var m = _bus.FindMemory(page);
+        bool fast = m != null && m.Contains(page, 1UL << 12) && Pmp.CheckPage(_s, page, type, priv);
+        if (fast && type == AccessType.Write)
+            fast = !m!.ReadOnly && dirtyOk && (m.Flags[(page - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) == 0;
+        if (type != AccessType.Write || dirtyOk)
+        {
+            e.Ctx = ctx;
+            e.PhysPage = page;
+            if (fast)
+            {
+                e.Tag = va & PageMask;
+                e.Addend = (nint)(m!.Host + (page - m.Base)) - (nint)(va & PageMask);
+            }
+            else
+            {
+                e.Tag = (va & PageMask) | TlbEntry.SlowOnly;
+                e.Addend = 0;
+            }
+        }
+        return true;
+    }
+
+    private Privilege EffectivePrivilege(AccessType type)
+    {
+        Privilege p = _s->Priv;
+        if (type != AccessType.Fetch && p == Privilege.Machine && (_s->Mstatus & Mstatus.Mprv) != 0)
+            p = (Privilege)((_s->Mstatus >> Mstatus.MppShift) & 3);
+        return p;
+    }
+}

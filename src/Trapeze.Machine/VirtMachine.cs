@@ -1,0 +1,256 @@
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Memory;
+using Trapeze.Devices.Fdt;
+using Trapeze.Devices.Irq;
+using Trapeze.Devices.Power;
+using Trapeze.Devices.Rtc;
+using Trapeze.Devices.Serial;
+using Trapeze.Machine.Boot;
+
+namespace Trapeze.Machine;
+
+/// <summary>
+/// A machine compatible with QEMU's <c>virt</c> board (DESIGN.md, "The machine a guest sees"): harts,
+/// DRAM, the boot ROM, CLINT, PLIC, NS16550A UART, Goldfish RTC and the SiFive test device, with a device
+/// tree generated from the devices. One host thread per hart while running.
+/// </summary>
+public sealed class VirtMachine : IDisposable
+{
+    public const ulong TestBase = 0x0010_0000, RtcBase = 0x0010_1000, ClintBase = 0x0200_0000,
+        PlicBase = 0x0c00_0000, UartBase = 0x1000_0000, DramBase = 0x8000_0000;
+    public const int UartIrq = 10, RtcIrq = 11;
+
+    private readonly List<Thread> _threads = [];
+    private readonly ManualResetEventSlim _powerEvent = new(false);
+    private readonly object _powerLock = new();
+    private PowerRequest? _powerRequest;
+    private BootImages? _images;
+    private Exception? _hartFailure;
+
+    public VirtMachine(MachineConfig config, Action<byte> consoleOutput)
+    {
+        if (config.MemorySize == 0 || (config.MemorySize & 0xfff) != 0)
+            throw new MachineConfigException($"memory size {config.MemorySize} is not a positive multiple of 4 KiB");
+        if (config.MemorySize > (1UL << 40))
+            throw new MachineConfigException($"memory size {config.MemorySize >> 20} MiB is larger than the 1 TiB supported");
+        if (config.Harts < 1 || config.Harts > MachineConfig.MaxHarts)
+            throw new MachineConfigException($"hart count {config.Harts} is outside 1..{MachineConfig.MaxHarts}");
+        Config = config;
+        Bus = new Bus();
+        Memory = new GuestMemory(Bus);
+        Clock = new MachineClock();
+        Dram = new GuestRam("dram", DramBase, config.MemorySize);
+        Rom = new GuestRam("rom", BootRom.Base, BootRom.Size, readOnly: true);
+        Bus.AddMemory(Rom);
+        Bus.AddMemory(Dram, isDram: true);
+
+        Harts = new Hart[config.Harts];
+        for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock);
+
+        Plic = new Plic(Harts);
+        Clint = new Aclint(Harts, Clock);
+        Uart = new Ns16550(Plic.Line(UartIrq), consoleOutput);
+        Rtc = new GoldfishRtc(Plic.Line(RtcIrq));
+        Test = new SifiveTest(RequestPower);
+        Bus.AddDevice(TestBase, Test);
+        Bus.AddDevice(RtcBase, Rtc);
+        Bus.AddDevice(ClintBase, Clint);
+        Bus.AddDevice(PlicBase, Plic);
+        Bus.AddDevice(UartBase, Uart);
+    }
+
+    public MachineConfig Config { get; }
+    public Bus Bus { get; }
+    public GuestMemory Memory { get; }
+    public MachineClock Clock { get; }
+    public GuestRam Dram { get; }
+    public GuestRam Rom { get; }
+    public Hart[] Harts { get; }
+    public Plic Plic { get; }
+    public Aclint Clint { get; }
+    public Ns16550 Uart { get; }
+    public GoldfishRtc Rtc { get; }
+    public SifiveTest Test { get; }
+
+    /// <summary>The device tree given to the guest (also what <c>--dump-dtb</c> writes).</summary>
+    public byte[] DeviceTree { get; private set; } = [];
+
+    /// <summary>Where the images went (for diagnostics and tests).</summary>
+    public BootLayout? Layout { get; private set; }
+
+    /// <summary>The number of machine resets the guest asked for.</summary>
+    public int Resets { get; private set; }
+
+    /// <summary>Reads the configured images, places them as QEMU would, builds the device tree and fills
+    /// RAM and ROM. Bad images raise <see cref="BootImageException"/> before anything runs.</summary>
+    public void Load()
+    {
+        _images ??= BootImages.Read(Config);
+        var images = _images;
+        ulong fwStart = DramBase, fwEnd = DramBase;
+        LoadPlan? firmwarePlan = null;
+        if (images.Firmware is { } fw)
+        {
+            firmwarePlan = ElfImage.HasElfMagic(fw.Data.Span)
+                ? ElfImage.Parse(fw.Name, fw.Data).Plan
+                : RawImage.CreateLoadPlan(fw.Name, fw.Data, DramBase);
+            firmwarePlan.CheckFitsInRam(DramBase, Config.MemorySize);
+            fwStart = firmwarePlan.LowAddress;
+            fwEnd = firmwarePlan.HighAddress;
+        }
+
+        // The device tree's size does not depend on addresses, so build it once to size it, then again.
+        byte[] probe = BuildDeviceTree(null);
+        var layout = BootLayout.Compute(new BootLayoutRequest
+        {
+            RamBase = DramBase,
+            RamSize = Config.MemorySize,
+            FirmwareStart = fwStart,
+            FirmwareEnd = fwEnd,
+            FirmwareName = images.Firmware?.Name ?? "firmware",
+            Kernel = images.Kernel,
+            InitrdSize = (ulong)(images.Initrd?.Data.Length ?? 0),
+            InitrdName = images.Initrd?.Name ?? "initrd",
+            FdtSize = (ulong)probe.Length,
+        });
+        Layout = layout;
+        DeviceTree = BuildDeviceTree(layout.HasInitrd ? (layout.InitrdStart, layout.InitrdEnd) : null);
+
+        Dram.Clear();
+        var writer = new RamWriter(Memory, DramBase, Config.MemorySize);
+        firmwarePlan?.LoadInto(writer);
+        layout.KernelPlan?.LoadInto(writer);
+        if (images.Initrd is { } initrd)
+            RawImage.CreateLoadPlan(initrd.Name, initrd.Data, layout.InitrdStart).LoadInto(writer);
+        RawImage.CreateLoadPlan("device tree", DeviceTree, layout.FdtAddress).LoadInto(writer);
+
+        ulong kernelEntry = images.Kernel != null ? layout.KernelEntry : 0;
+        ulong start = firmwarePlan != null ? fwStart : kernelEntry;
+        if (firmwarePlan == null && images.Kernel == null)
+            throw new MachineConfigException("nothing to run: give a firmware (--bios) or a kernel (--kernel)");
+        byte[] rom = BootRom.Build(start, layout.FdtAddress, kernelEntry);
+        if (!Memory.TryLoad(BootRom.Base, rom)) throw new InvalidOperationException("boot ROM does not fit");
+        ResetDevicesAndHarts();
+    }
+
+    private void ResetDevicesAndHarts()
+    {
+        Plic.Reset();
+        Clint.Reset();
+        Uart.Reset();
+        Rtc.Reset();
+        foreach (var h in Harts) h.Reset(BootRom.Base);
+        Clock.Set(0);
+    }
+
+    private byte[] BuildDeviceTree((ulong, ulong)? initrd) =>
+        VirtDeviceTree.Build(new VirtDeviceTreeOptions
+        {
+            HartCount = Harts.Length,
+            RiscvIsa = Hart.IsaString,
+            MemoryBase = DramBase,
+            MemorySize = Config.MemorySize,
+            BootArgs = Config.BootArgs,
+            StdoutPath = $"/soc/serial@{UartBase:x}",
+            Initrd = initrd,
+        },
+        [
+            new(RtcBase, Rtc), new(UartBase, Uart), new(TestBase, Test), new(PlicBase, Plic), new(ClintBase, Clint),
+        ]);
+
+    /// <summary>A power-off, failure or reset request from the guest (test device, SBI SRST, HTIF).</summary>
+    public void RequestPower(PowerRequest request)
+    {
+        lock (_powerLock)
+        {
+            // The first request wins; a reset is not overridden by a later power-off from another hart.
+            _powerRequest ??= request;
+        }
+        foreach (var h in Harts) h.RequestStop();
+        _powerEvent.Set();
+    }
+
+    /// <summary>Runs the machine until the guest powers it off (or <paramref name="cancel"/> fires), handling
+    /// resets. Returns the guest's exit code: 0 for a clean power-off.</summary>
+    public int Run(CancellationToken cancel = default)
+    {
+        using var reg = cancel.Register(() => RequestPower(new PowerRequest(PowerRequestKind.Fail, 130)));
+        while (true)
+        {
+            StartHarts();
+            _powerEvent.Wait();
+            JoinHarts();
+            if (_hartFailure != null)
+                throw new MachineFailureException("internal error in the hart thread", _hartFailure);
+            PowerRequest request;
+            lock (_powerLock)
+            {
+                request = _powerRequest ?? new PowerRequest(PowerRequestKind.PowerOff, 0);
+                _powerRequest = null;
+                _powerEvent.Reset();
+            }
+            if (request.Kind == PowerRequestKind.Reset)
+            {
+                Resets++;
+                Load();
+                continue;
+            }
+            return request.Kind == PowerRequestKind.PowerOff ? 0 : request.ExitCode;
+        }
+    }
+
+    private void StartHarts()
+    {
+        _threads.Clear();
+        foreach (var h in Harts)
+        {
+            h.ClearStop();
+            var t = new Thread(() => RunHart(h)) { IsBackground = true, Name = $"hart{h.HartId}" };
+            _threads.Add(t);
+            t.Start();
+        }
+    }
+
+    private void RunHart(Hart h)
+    {
+        try
+        {
+            h.Run();
+        }
+        catch (Exception e)
+        {
+            _hartFailure ??= e;
+            RequestPower(new PowerRequest(PowerRequestKind.Fail, 70));
+        }
+    }
+
+    private void JoinHarts()
+    {
+        foreach (var t in _threads) t.Join();
+        _threads.Clear();
+    }
+
+    public void Dispose()
+    {
+        foreach (var h in Harts) h.RequestStop();
+        JoinHarts();
+        foreach (var h in Harts) h.Dispose();
+        Rtc.Dispose();
+        Dram.Dispose();
+        Rom.Dispose();
+        _powerEvent.Dispose();
+    }
+
+    private sealed class RamWriter(GuestMemory memory, ulong ramBase, ulong ramSize) : IPhysicalMemoryWriter
+    {
+        public ulong RamBase => ramBase;
+        public ulong RamSize => ramSize;
+        public bool TryWrite(ulong address, ReadOnlySpan<byte> data) => memory.TryWrite(address, data);
+    }
+}
+
+/// <summary>A configuration the machine cannot be built from (a user error, reported in one line).</summary>
+public sealed class MachineConfigException(string message) : Exception(message);
+
+/// <summary>The emulator itself failed (a bug, not a guest error).</summary>
+public sealed class MachineFailureException(string message, Exception inner) : Exception(message, inner);
