@@ -1,7 +1,6 @@
 using Trapeze.Core.Cpu;
 using Trapeze.Core.Isa;
 using Trapeze.Machine;
-using Trapeze.Machine.Boot;
 
 namespace Trapeze.Cli;
 
@@ -10,9 +9,7 @@ namespace Trapeze.Cli;
 /// through the <c>tohost</c> symbol: 1 = pass (exit 0), (n &lt;&lt; 1) | 1 = test n failed (exit n, at most 255).</summary>
 public static class RunElfCommand
 {
-    public const int TimeoutExitCode = 124;
-
-    public const string Help = """
+        public const string Help = """
         usage: trapeze run-elf [options] PROG.elf
 
           --mem SIZE        RAM size (default 512M)
@@ -31,31 +28,18 @@ public static class RunElfCommand
         string path = a.Positional[0];
         int timeout = a.Value("timeout") is { } t ? ArgReader.ParseInt("timeout", t, 1, 86400) : 60;
 
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"cannot read '{path}': {e.Message}");
-        }
-        var elf = ElfImage.Parse(Path.GetFileName(path), bytes);
-        if (!elf.TryGetSymbol("tohost", out ulong tohost))
-            throw new UsageException($"{Path.GetFileName(path)}: no 'tohost' symbol (run-elf needs an HTIF program)");
-        ulong? fromhost = elf.TryGetSymbol("fromhost", out ulong fh) ? fh : null;
-
-        var config = new MachineConfig
-        {
-            Firmware = FirmwareKind.None,
-            KernelPath = path,
-            MemorySize = a.Value("mem") is { } m ? ArgReader.ParseSize("mem", m) : MachineConfig.DefaultMemory,
-            Harts = a.Value("smp") is { } s ? ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) : 1,
-        };
+        ulong memory = a.Value("mem") is { } m ? ArgReader.ParseSize("mem", m) : MachineConfig.DefaultMemory;
+        int harts = a.Value("smp") is { } s ? ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) : 1;
         using var stdout = Console.OpenStandardOutput();
         using var console = new ConsoleOutput(stdout);
-        using var machine = new VirtMachine(config, console.Write);
-        machine.Load();
-        var htif = new Htif(machine, tohost, fromhost, console.Write);
+        var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write);
+        using var _ = machine;
         if (a.Flag("trace-traps"))
-            foreach (var h in machine.Harts) h.OnException = TraceTrap;
+            foreach (var h in machine.Harts)
+            {
+                h.OnException = TraceTrap;
+                h.OnInterrupt = TraceInterrupt;
+            }
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeout));
         var started = DateTime.UtcNow;
@@ -66,7 +50,7 @@ public static class RunElfCommand
         {
             Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: no result after {timeout} s");
             DumpHarts(machine);
-            return TimeoutExitCode;
+            return BareMetal.TimeoutExitCode;
         }
         if (htif.ExitValue is { } v && v != 0)
             Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: FAIL test {v}");
@@ -79,6 +63,12 @@ public static class RunElfCommand
     {
         ulong pc = h.State->Pc;
         Console.Error.WriteLine($"hart{h.HartId}: {cause} tval=0x{tval:x} at pc=0x{pc:x} ({h.State->Priv}) {DescribeAt(h, pc)}");
+    }
+
+    private static unsafe void TraceInterrupt(Hart h, int irq)
+    {
+        HartState* s = h.State;
+        Console.Error.WriteLine($"hart{h.HartId}: interrupt {irq} at pc=0x{s->Pc:x} ({s->Priv}) mstatus=0x{s->Mstatus:x} mie=0x{s->Mie:x} mip=0x{s->Mip:x}");
     }
 
     /// <summary>The instruction at a guest virtual address, disassembled, for diagnostics.</summary>

@@ -53,6 +53,9 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     /// <summary>Called when an exception is about to be taken (diagnostics); may be null.</summary>
     public Action<Hart, ExceptionCause, ulong>? OnException { get; set; }
 
+    /// <summary>Called when an interrupt is about to be taken (diagnostics); may be null.</summary>
+    public Action<Hart, int>? OnInterrupt { get; set; }
+
     public bool StopRequested => _stopRequested;
 
     /// <summary>Puts the hart in its reset state (Priv. spec 3.4): M-mode, MIE = MPRV = 0, pc = reset vector.</summary>
@@ -182,6 +185,7 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
         {
             if ((candidates & (1UL << irq)) == 0) continue;
             Stats.Interrupts++;
+            OnInterrupt?.Invoke(this, irq);
             EnterTrap(irq, isInterrupt: true, tval: 0);
             return true;
         }

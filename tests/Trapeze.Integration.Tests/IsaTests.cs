@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using Trapeze.Machine;
+
+namespace Trapeze.Integration.Tests;
+
+/// <summary>Assembles the project's ISA test programs (tests/isa) once per run with Debian's cross
+/// tool-chain.</summary>
+public sealed class IsaBuild
+{
+    public string OutDir { get; } = Path.Combine(Path.GetTempPath(), $"trapeze-isa-{Environment.ProcessId}");
+    public string? Error { get; }
+
+    public IsaBuild()
+    {
+        if (!RepoPaths.OnPath("riscv64-unknown-elf-gcc"))
+        {
+            Error = "riscv64-unknown-elf-gcc not found (Debian package gcc-riscv64-unknown-elf)";
+            return;
+        }
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(RepoPaths.IsaSources, "build.sh"));
+        psi.ArgumentList.Add(OutDir);
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) Error = $"tests/isa/build.sh failed ({p.ExitCode}):\n{output}";
+    }
+}
+
+/// <summary>
+/// Every ISA test program runs on the interpreter through the bare-metal HTIF runner and must report
+/// pass. Each program checks results (not just the absence of traps), numbering its checks so a failure
+/// names the exact one.
+/// </summary>
+public sealed class IsaTests(IsaBuild build) : IClassFixture<IsaBuild>
+{
+    public static TheoryData<string> Programs()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.GetFiles(RepoPaths.IsaSources, "*.S").OrderBy(f => f, StringComparer.Ordinal))
+        {
+            string name = Path.GetFileNameWithoutExtension(f);
+            if (name != "crt") data.Add(name);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public void Passes(string name)
+    {
+        // The tool-chain is a prerequisite of the test suite (.ci/run installs it): its absence is a failure.
+        Assert.True(build.Error == null, build.Error);
+        string elf = Path.Combine(build.OutDir, name + ".elf");
+        Assert.True(File.Exists(elf), $"{name}.elf was not built");
+        var r = BareMetal.Run(elf, TimeSpan.FromSeconds(60));
+        Assert.False(r.TimedOut, $"{name}: no result within 60 s; console:\n{r.Console}");
+        Assert.True(r.Passed, $"{name}: FAIL test {r.TestNumber}; console:\n{r.Console}");
+    }
+}
