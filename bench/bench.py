@@ -198,6 +198,11 @@ def console_session(cmd, timeout, press_key_at_autoboot, stdin_mode):
     finally:
         stopped = _stop(proc, master, send)
         os.close(master)
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
         errf.seek(0)
         err = errf.read().decode(errors="replace")
         errf.close()
