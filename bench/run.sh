@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Trapeze vs qemu-system-riscv64 on the same work, in the same run, ratio printed.
+#
+# Usage: bench/run.sh [--runs N] [--only startup,intmix,fpmix,uboot] [--json FILE] [--timeout SEC]
+#   --runs N    runs per figure, median reported (default 3, or $BENCH_RUNS)
+#
+# Installs nothing: it says what is missing and exits 2. See bench/README.md.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+OUT="$HERE/out"
+OPENSBI=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+UBOOT=/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin
+
+missing=()
+apt=()
+need() {  # need KIND(cmd|file) WHAT DEBIAN-PACKAGE
+    if { [ "$1" = cmd ] && ! command -v "$2" >/dev/null 2>&1; } || { [ "$1" = file ] && [ ! -f "$2" ]; }; then
+        missing+=("$2 (Debian package $3)"); apt+=("$3")
+    fi
+}
+need cmd python3 python3
+need cmd qemu-system-riscv64 qemu-system-misc
+need cmd riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
+need cmd riscv64-unknown-elf-objdump binutils-riscv64-unknown-elf
+need file "$OPENSBI" opensbi
+need file "$UBOOT" u-boot-qemu
+command -v dotnet >/dev/null 2>&1 || missing+=("dotnet (the .NET 10 SDK)")
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench: missing prerequisites (nothing was installed):" >&2
+    printf '  %s\n' "${missing[@]}" >&2
+    [ ${#apt[@]} -eq 0 ] || echo "  e.g.: apt-get install ${apt[*]}" >&2
+    exit 2
+fi
+
+echo "bench: building the guest programs and Trapeze (Release)..." >&2
+"$HERE/guest/build.sh" "$OUT"
+"$ROOT/trapeze" --version >/dev/null
+# Measure the built CLI itself: the launcher's up-to-date check (bash + find) is not Trapeze.
+TRAPEZE="dotnet $ROOT/.build/cli/trapeze.dll"
+
+args=("$@")
+if [ -n "${BENCH_RUNS:-}" ]; then args=(--runs "$BENCH_RUNS" "${args[@]}"); fi
+exec python3 "$HERE/bench.py" --trapeze "$TRAPEZE" --guest-dir "$OUT" "${args[@]}"
