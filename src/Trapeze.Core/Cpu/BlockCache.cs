@@ -1,21 +1,30 @@
 using Trapeze.Core.Isa;
+using Trapeze.Core.Memory;
 
 namespace Trapeze.Core.Cpu;
 
 /// <summary>A run of decoded instructions starting at one guest-physical address, ending at a control
 /// transfer, a sensitive instruction, a page boundary or <see cref="BlockCache.MaxInstructions"/>.</summary>
-public sealed class Block(ulong physPc, DecodedInsn[] insns)
+public sealed class Block(ulong physPc, DecodedInsn[] insns, GuestRam? region = null, ulong page = 0, uint generation = 0)
 {
     public ulong PhysPc { get; } = physPc;
     public DecodedInsn[] Insns { get; } = insns;
     public long Executions;
+
+    /// <summary>The memory the block was decoded from and the page's code generation then: the block is
+    /// current while the generation is unchanged (no store has reached the page since).</summary>
+    public GuestRam? Region { get; } = region;
+    public ulong Page { get; } = page;
+    public uint Generation { get; } = generation;
+
+    public bool IsCurrent => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
 }
 
 /// <summary>
 /// Decoded blocks of one hart, keyed by guest-physical address (decoding depends only on the bytes).
-/// A small direct-mapped array in front of the dictionary serves the hot blocks. FENCE.I empties it:
-/// instruction fetch need not see stores before a FENCE.I on the same hart (Unpriv. spec 3.1), so a
-/// per-hart cache emptied there is exact.
+/// A small direct-mapped array in front of the dictionary serves the hot blocks. Stores to pages holding
+/// code make their blocks stale through the page's code generation (see <see cref="Block.IsCurrent"/>),
+/// so FENCE.I rarely needs to empty the cache (see Hart.FenceI).
 /// </summary>
 public sealed class BlockCache
 {

@@ -260,5 +260,5 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
 public sealed class HartStatistics
 {
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
-        FenceI, SfenceVma;
+        FenceI, SfenceVma, BlockCacheFlushes;
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Trapeze.Core.Isa;
+using Trapeze.Core.Memory;
 
 namespace Trapeze.Core.Cpu;
 
@@ -60,7 +61,7 @@ public sealed unsafe partial class Hart
             return null;
         }
         Block? b = Blocks.Find(pa);
-        if (b != null) return b;
+        if (b != null && b.IsCurrent) return b;
         return DecodeBlock(pc, host, pa);
     }
 
@@ -69,6 +70,16 @@ public sealed unsafe partial class Hart
         Stats.BlocksDecoded++;
         // Pages only partly executable under PMP are fetched one instruction at a time, each checked.
         bool wholePage = Mmu.FetchPageCached(pc);
+        // Track stores to the page before reading its bytes, so a racing store makes the block stale.
+        GuestRam? region = Bus.FindMemory(pa);
+        ulong page = 0;
+        uint generation = 0;
+        if (region != null)
+        {
+            Mmu.MarkCode(region, pa);
+            page = region.PageOf(pa);
+            generation = Volatile.Read(ref region.CodeGeneration[page]);
+        }
         int offset = (int)(pa & 0xfff);
         int n = 0;
         while (n < BlockCache.MaxInstructions && offset <= 4094)
@@ -89,7 +100,7 @@ public sealed unsafe partial class Hart
             if (!wholePage || BlockCache.EndsBlock(d.Op)) break;
         }
         if (n == 0) return DecodeStraddling(pc, host);
-        var b = new Block(pa, _decodeBuffer.AsSpan(0, n).ToArray());
+        var b = new Block(pa, _decodeBuffer.AsSpan(0, n).ToArray(), region, page, generation);
         if (wholePage) Blocks.Add(b);
         return b;
     }

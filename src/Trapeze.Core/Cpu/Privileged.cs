@@ -62,12 +62,13 @@ public sealed unsafe partial class Hart
                 if (s->Priv == Privilege.User || (s->Priv == Privilege.Supervisor && (s->Mstatus & Mstatus.Tvm) != 0))
                 { Illegal(d); return; }
                 Stats.SfenceVma++;
-                Mmu.FlushAll();
+                if (d.Rs1 != 0) Mmu.FlushPage(s->X[d.Rs1]);
+                else Mmu.FlushAll();
                 Retire(d);
                 return;
             case Op.FenceI:
                 Stats.FenceI++;
-                Blocks.Clear();
+                FenceI();
                 Retire(d);
                 return;
             default:
@@ -102,6 +103,27 @@ public sealed unsafe partial class Hart
         }
         s->X[d.Rd] = old;
         return true;
+    }
+
+    /// <summary>
+    /// FENCE.I (Unpriv. spec chapter 5): stores that happened before must be visible to this hart's fetches.
+    /// Stores to code pages already made their blocks stale; the only ones that may not have are stores
+    /// through another hart's write TLB entry made before the page held code — unless every hart has
+    /// synchronised its write TLB since the last page was marked, the cache is emptied.
+    /// </summary>
+    private void FenceI()
+    {
+        Mmu.SyncWatches();
+        int g = Volatile.Read(ref Bus.WatchGeneration);
+        foreach (var mmu in Bus.Mmus)
+        {
+            if (g - mmu.SyncedGeneration > 0)
+            {
+                Blocks.Clear();
+                Stats.BlockCacheFlushes++;
+                return;
+            }
+        }
     }
 
     /// <summary>MRET (Priv. spec 3.3.2).</summary>

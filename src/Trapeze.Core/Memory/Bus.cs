@@ -19,8 +19,19 @@ public sealed class Bus
     /// hart's thread, after the data is in memory).</summary>
     public Action<ulong, int>? WriteWatch { get; set; }
 
-    /// <summary>Bumped when page flags change, so harts can drop write TLB entries made before.</summary>
+    /// <summary>Bumped when a page becomes write-watched or starts holding code, so every hart drops the
+    /// write TLB entries it made before (see <see cref="Mmu.SoftMmu.SyncWatches"/>).</summary>
     public int WatchGeneration;
+
+    private Mmu.SoftMmu[] _mmus = [];
+
+    /// <summary>The MMUs of all harts on this bus (for cross-hart code-coherence checks).</summary>
+    public IReadOnlyList<Mmu.SoftMmu> Mmus => _mmus;
+
+    public void RegisterMmu(Mmu.SoftMmu mmu)
+    {
+        lock (this) _mmus = [.. _mmus, mmu];
+    }
 
     public void AddMemory(GuestRam ram, bool isDram = false)
     {
@@ -66,9 +77,7 @@ public sealed class Bus
     public void SetWriteWatch(ulong pa, bool watched)
     {
         var m = FindMemory(pa) ?? throw new ArgumentException($"0x{pa:x} is not in guest memory");
-        ulong page = (pa - m.Base) >> GuestRam.PageShift;
-        if (watched) m.Flags[page] |= (byte)PageFlags.WriteWatched;
-        else m.Flags[page] &= unchecked((byte)~PageFlags.WriteWatched);
+        m.SetFlag(m.PageOf(pa), PageFlags.WriteWatched, watched);
         Interlocked.Increment(ref WatchGeneration);
     }
 }

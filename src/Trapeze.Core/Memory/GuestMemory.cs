@@ -19,6 +19,8 @@ public sealed unsafe class GuestMemory(Bus bus)
         var m = Bus.FindMemory(pa);
         if (m == null || !m.Contains(pa, (ulong)length)) return false;
         if (forWrite && m.ReadOnly) return false;
+        // A device may write code (a disk read into the page cache): decoded blocks there become stale.
+        if (forWrite) m.NoteWrite(pa, (ulong)length);
         span = new Span<byte>(m.Host + (pa - m.Base), length);
         return true;
     }
@@ -42,6 +44,7 @@ public sealed unsafe class GuestMemory(Bus bus)
     {
         var m = Bus.FindMemory(pa);
         if (m == null || !m.Contains(pa, (ulong)source.Length)) return false;
+        m.NoteWrite(pa, (ulong)source.Length);
         source.CopyTo(new Span<byte>(m.Host + (pa - m.Base), source.Length));
         return true;
     }

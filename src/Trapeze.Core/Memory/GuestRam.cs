@@ -27,8 +27,15 @@ public sealed unsafe class GuestRam : IDisposable
     /// <summary>Host address of guest-physical <see cref="Base"/>.</summary>
     public byte* Host { get; }
 
-    /// <summary>Per-page flags (<see cref="PageFlags"/>), read by the TLB fill on every write miss.</summary>
+    /// <summary>Per-page flags (<see cref="PageFlags"/>), read by the TLB fill on every write miss.
+    /// Changed only under <see cref="_flagLock"/>.</summary>
     internal readonly byte[] Flags;
+
+    /// <summary>Per-page count of writes seen to pages holding decoded code: a decoded block is valid
+    /// while the generation it was decoded at is current.</summary>
+    public readonly uint[] CodeGeneration;
+
+    private readonly object _flagLock = new();
 
     public GuestRam(string name, ulong baseAddress, ulong size, bool readOnly = false)
     {
@@ -49,6 +56,49 @@ public sealed unsafe class GuestRam : IDisposable
             throw new OutOfMemoryException($"{name}: cannot map {size >> 20} MiB of host memory");
         }
         Flags = new byte[size >> PageShift];
+        CodeGeneration = new uint[size >> PageShift];
+    }
+
+    /// <summary>Page index of an address inside the region.</summary>
+    public ulong PageOf(ulong pa) => (pa - Base) >> PageShift;
+
+    public bool HasFlag(ulong page, PageFlags flag) => (Volatile.Read(ref Flags[page]) & (byte)flag) != 0;
+
+    public void SetFlag(ulong page, PageFlags flag, bool on)
+    {
+        lock (_flagLock)
+        {
+            if (on) Flags[page] |= (byte)flag;
+            else Flags[page] &= (byte)~flag;
+        }
+    }
+
+    /// <summary>Marks a page as holding decoded code; returns false when it already was.</summary>
+    public bool MarkCode(ulong page)
+    {
+        lock (_flagLock)
+        {
+            if ((Flags[page] & (byte)PageFlags.Code) != 0) return false;
+            Flags[page] |= (byte)PageFlags.Code;
+            return true;
+        }
+    }
+
+    /// <summary>Records a write to [pa, pa+length) inside the region: code decoded from those pages is stale.</summary>
+    public void NoteWrite(ulong pa, ulong length)
+    {
+        if (length == 0) return;
+        ulong first = PageOf(pa), last = PageOf(pa + length - 1);
+        for (ulong p = first; p <= last; p++)
+            if (HasFlag(p, PageFlags.Code)) InvalidateCode(p);
+    }
+
+    /// <summary>Makes blocks decoded from a page stale and stops tracking writes to it until code is
+    /// decoded from it again.</summary>
+    public void InvalidateCode(ulong page)
+    {
+        Interlocked.Increment(ref CodeGeneration[page]);
+        SetFlag(page, PageFlags.Code, false);
     }
 
     public bool Contains(ulong pa) => pa - Base < Size;
@@ -68,7 +118,8 @@ public sealed unsafe class GuestRam : IDisposable
         const int MadvDontneed = 4;
         if (madvise(Host, (nuint)Size, MadvDontneed) != 0)
             new Span<byte>(Host, checked((int)Math.Min(Size, int.MaxValue))).Clear();
-        Array.Clear(Flags);
+        lock (_flagLock) Array.Clear(Flags);
+        for (int i = 0; i < CodeGeneration.Length; i++) Interlocked.Increment(ref CodeGeneration[i]);
     }
 
     public void Dispose()
@@ -91,4 +142,7 @@ public enum PageFlags : byte
     None = 0,
     /// <summary>Writes to the page are reported to <see cref="Bus.WriteWatch"/> (HTIF tohost, translated code).</summary>
     WriteWatched = 1,
+    /// <summary>Code was decoded from the page: stores to it go through the slow path, which makes the
+    /// decoded blocks stale (self-modifying code, reused pages).</summary>
+    Code = 2,
 }

@@ -1,5 +1,4 @@
 using Trapeze.Core.Cpu;
-using Trapeze.Core.Memory;
 
 namespace Trapeze.Core.Mmu;
 
@@ -29,11 +28,9 @@ public sealed unsafe partial class SoftMmu
         return true;
     }
 
-    /// <summary>Reports an atomic write to a write-watched page (the atomic bypassed the slow store path).</summary>
+    /// <summary>Reports an atomic write (it bypassed the store paths) to code tracking and watches.</summary>
     public void NotifyAtomicWrite(ulong pa, int size)
     {
-        var m = _bus.FindMemory(pa);
-        if (m != null && (m.Flags[(pa - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) != 0)
-            _bus.WriteWatch?.Invoke(pa, size);
+        if (_bus.FindMemory(pa) is { } m) AfterRamWrite(m, pa, size);
     }
 }

@@ -1,5 +1,4 @@
 using Trapeze.Core.Cpu;
-using Trapeze.Core.Memory;
 
 namespace Trapeze.Core.Mmu;
 
@@ -79,8 +78,7 @@ public sealed unsafe partial class SoftMmu
                 if (!Pmp.Check(_s, pteAddr, 8, AccessType.Write, Privilege.Supervisor) || m.ReadOnly)
                     return Fail(AccessFault(type), va);
                 if (Interlocked.CompareExchange(ref *ptePtr, want, pte) != pte) goto retry;
-                if ((m.Flags[(pteAddr - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) != 0)
-                    _bus.WriteWatch?.Invoke(pteAddr, 8);
+                AfterRamWrite(m, pteAddr, 8);
             }
             dirty = (want & PteD) != 0;
             pa = ((ppn & ~lowMask) << 12) | (va & ((1UL << (12 + 9 * level)) - 1));
