@@ -24,7 +24,8 @@ public sealed unsafe partial class Hart
             case Csr.Fflags or Csr.Frm or Csr.Fcsr:
                 return (s->Mstatus & Mstatus.FsMask) != 0;
             case Csr.Stimecmp:
-                return s->Priv == Privilege.Machine || (s->Menvcfg & MenvcfgStce) != 0;
+                // Sstc: below M, stimecmp needs both menvcfg.STCE and mcounteren.TM.
+                return s->Priv == Privilege.Machine || ((s->Menvcfg & MenvcfgStce) != 0 && (s->Mcounteren & 2) != 0);
             case >= Csr.Cycle and <= Csr.HpmCounter31:
             {
                 int bit = csr - Csr.Cycle;

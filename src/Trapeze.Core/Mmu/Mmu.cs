@@ -39,7 +39,12 @@ public sealed unsafe partial class SoftMmu
         _bus = bus;
         FlushAll();
         UpdateContext();
+        bus.RegisterMmu(this);
     }
+
+    /// <summary>The <see cref="Bus.WatchGeneration"/> this hart's write TLB is in sync with: it holds no
+    /// fast entry for a page that was watched or held code at that generation.</summary>
+    public int SyncedGeneration => Volatile.Read(ref _watchGeneration);
 
     public Bus Bus => _bus;
 
@@ -83,13 +88,63 @@ public sealed unsafe partial class SoftMmu
         }
     }
 
-    /// <summary>Drops write entries made before a page became write-watched (checked at poll points).</summary>
+    /// <summary>SFENCE.VMA with an address: drops that page's entries in every context (Priv. spec 4.2.1).
+    /// The TLB is direct-mapped, so each table has at most one slot for the page.</summary>
+    public void FlushPage(ulong va)
+    {
+        ulong tag = va & PageMask;
+        FlushSlot(ref Slot(_read, va), tag);
+        FlushSlot(ref Slot(_write, va), tag);
+        FlushSlot(ref Slot(_fetch, va), tag);
+        static void FlushSlot(ref TlbEntry e, ulong tag)
+        {
+            if ((e.Tag & ~TlbEntry.SlowOnly) == tag) e.Tag = TlbEntry.Empty;
+        }
+    }
+
+    /// <summary>
+    /// Drops write entries made before a page became write-watched or started holding code (called at poll
+    /// points and by FENCE.I). A fast entry for a page that now holds code may have been used to store to
+    /// it after the code was decoded, so that page's decoded blocks are conservatively made stale.
+    /// </summary>
     public void SyncWatches()
     {
         int g = Volatile.Read(ref _bus.WatchGeneration);
         if (g == _watchGeneration) return;
-        _watchGeneration = g;
-        for (int i = 0; i < _write.Length; i++) _write[i].Tag = TlbEntry.Empty;
+        for (int i = 0; i < _write.Length; i++)
+        {
+            ref TlbEntry e = ref _write[i];
+            if (e.Tag == TlbEntry.Empty) continue;
+            if ((e.Tag & TlbEntry.SlowOnly) == 0 && _bus.FindMemory(e.PhysPage) is { } m && m.HasFlag(m.PageOf(e.PhysPage), PageFlags.Code))
+                m.InvalidateCode(m.PageOf(e.PhysPage));
+            e.Tag = TlbEntry.Empty;
+        }
+        Volatile.Write(ref _watchGeneration, g);
+    }
+
+    /// <summary>Marks the RAM page at <paramref name="pa"/> as holding code (called before its bytes are
+    /// decoded). Every hart's write TLB must then stop storing to it directly: this hart's at once, the
+    /// others' at their next sync.</summary>
+    public void MarkCode(GuestRam m, ulong pa)
+    {
+        ulong page = m.PageOf(pa);
+        if (!m.MarkCode(page)) return;
+        int synced = _watchGeneration;
+        int g = Interlocked.Increment(ref _bus.WatchGeneration);
+        ulong physPage = pa & PageMask;
+        for (int i = 0; i < _write.Length; i++)
+            if (_write[i].PhysPage == physPage) _write[i].Tag = TlbEntry.Empty;
+        if (synced == g - 1) Volatile.Write(ref _watchGeneration, g);
+    }
+
+    /// <summary>What must follow a store to guest RAM that bypassed the fast path: stale code, watches.</summary>
+    internal void AfterRamWrite(GuestRam m, ulong pa, int size)
+    {
+        ulong page = m.PageOf(pa);
+        byte f = Volatile.Read(ref m.Flags[page]);
+        if (f == 0) return;
+        if ((f & (byte)PageFlags.Code) != 0) m.InvalidateCode(page);
+        if ((f & (byte)PageFlags.WriteWatched) != 0) _bus.WriteWatch?.Invoke(pa, size);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -236,24 +291,17 @@ public sealed unsafe partial class SoftMmu
         return WritePhysical(pa, size, va, v);
     }
 
-    /// <summary>Misaligned loads are performed, not trapped (as QEMU does): byte by byte, so a page
-    /// boundary in the middle is translated separately. The whole access is checked before any byte is used.</summary>
+    /// <summary>Misaligned loads are performed, not trapped (as QEMU does). The access is split where it
+    /// crosses a page; each part is translated and checked by PMP over all of its bytes before any byte is
+    /// read, so a fault leaves nothing half done. The faulting address reported is the access's own.</summary>
     private bool LoadMisaligned(ulong va, int size, out ulong v)
     {
         v = 0;
-        Span<ulong> pas = stackalloc ulong[8];
+        if (!TranslateSplit(va, size, AccessType.Read, out ulong pa0, out ulong pa1, out int first)) return false;
         for (int i = 0; i < size; i++)
         {
-            ulong a = va + (ulong)i;
-            if (i == 0 || (a & 0xfff) == 0)
-            {
-                if (!Translate(a, 1, AccessType.Read, out pas[i])) { _s->PendingTval = va; return false; }
-            }
-            else pas[i] = pas[i - 1] + 1;
-        }
-        for (int i = 0; i < size; i++)
-        {
-            if (!ReadPhysical(pas[i], 1, va, out ulong b)) return false;
+            ulong pa = i < first ? pa0 + (ulong)i : pa1 + (ulong)(i - first);
+            if (!ReadPhysical(pa, 1, va, out ulong b)) return false;
             v |= b << (8 * i);
         }
         return true;
@@ -261,18 +309,24 @@ public sealed unsafe partial class SoftMmu
 
     private bool StoreMisaligned(ulong va, int size, ulong v)
     {
-        Span<ulong> pas = stackalloc ulong[8];
+        if (!TranslateSplit(va, size, AccessType.Write, out ulong pa0, out ulong pa1, out int first)) return false;
         for (int i = 0; i < size; i++)
         {
-            ulong a = va + (ulong)i;
-            if (i == 0 || (a & 0xfff) == 0)
-            {
-                if (!Translate(a, 1, AccessType.Write, out pas[i])) { _s->PendingTval = va; return false; }
-            }
-            else pas[i] = pas[i - 1] + 1;
+            ulong pa = i < first ? pa0 + (ulong)i : pa1 + (ulong)(i - first);
+            if (!WritePhysical(pa, 1, va, v >> (8 * i))) return false;
         }
-        for (int i = 0; i < size; i++)
-            if (!WritePhysical(pas[i], 1, va, v >> (8 * i))) return false;
+        return true;
+    }
+
+    /// <summary>Translates an access that may cross a page: <paramref name="first"/> bytes at
+    /// <paramref name="pa0"/>, the rest at <paramref name="pa1"/>.</summary>
+    private bool TranslateSplit(ulong va, int size, AccessType type, out ulong pa0, out ulong pa1, out int first)
+    {
+        pa1 = 0;
+        ulong toPageEnd = 0x1000 - (va & 0xfff);
+        first = (int)Math.Min((ulong)size, toPageEnd);
+        if (!Translate(va, first, type, out pa0)) { _s->PendingTval = va; return false; }
+        if (first < size && !Translate(va + (ulong)first, size - first, type, out pa1)) { _s->PendingTval = va; return false; }
         return true;
     }
 
@@ -310,9 +364,7 @@ public sealed unsafe partial class SoftMmu
                 case 4: *(uint*)p = (uint)v; break;
                 default: *(ulong*)p = v; break;
             }
-            // A reservation held by this hart on the written word is lost (other harts' are caught by the SC compare).
-            if ((m.Flags[(pa - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) != 0)
-                _bus.WriteWatch?.Invoke(pa, size);
+            AfterRamWrite(m, pa, size);
             return true;
         }
         var dev = _bus.FindDevice(pa, size);
@@ -366,7 +418,7 @@ public sealed unsafe partial class SoftMmu
         var m = _bus.FindMemory(page);
         bool fast = m != null && m.Contains(page, 1UL << 12) && Pmp.CheckPage(_s, page, type, priv);
         if (fast && type == AccessType.Write)
-            fast = !m!.ReadOnly && dirtyOk && (m.Flags[(page - m.Base) >> GuestRam.PageShift] & (byte)PageFlags.WriteWatched) == 0;
+            fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0;
         if (type != AccessType.Write || dirtyOk)
         {
             e.Ctx = ctx;
