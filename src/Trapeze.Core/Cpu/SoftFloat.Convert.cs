@@ -99,7 +99,9 @@ public static partial class SoftFloat
     }
 
     /// <summary>Unpriv. spec, table "Domains of float-to-integer conversions and behavior for invalid inputs": NaN and
-    /// values too large saturate to the maximum, values too small to the minimum; NV is raised and NX is not.</summary>
+    /// values too large saturate to the maximum, values too small to the minimum; NV is raised and NX is not ("All
+    /// floating-point conversion instructions set the Inexact exception flag if the rounded result differs from the
+    /// operand value and the Invalid exception flag is not set").</summary>
     private static ulong InvalidConversion(bool negative, IntKind kind, ref FpFlags flags)
     {
         flags |= FpFlags.Invalid;

@@ -163,7 +163,7 @@ public static partial class SoftFloat
         {
             if (exp <= 0)
             {
-                // Unpriv. spec, "Floating-Point Control and Status Register": tininess is detected after rounding,
+                // Unpriv. spec, F chapter, "Subnormal Arithmetic": tininess is detected after rounding,
                 // i.e. the value is tiny if rounding it to 53 bits with an unbounded exponent stays below 2^-1022.
                 // With exp == 0 the value lies in [2^-1023, 2^-1022) and leaves that range only if rounding carries.
                 bool tiny = exp < 0 || sig + inc < (1UL << 63);
