@@ -118,6 +118,8 @@ mtrap_entry:
         csrw mepc, t1
         li t1, MSTATUS_MPP
         csrs mstatus, t1
+        li t1, MSTATUS_MPIE            /* resume with MIE = 0 */
+        csrc mstatus, t1
         j .Lm_ret
 
 .Lm_exc:
@@ -142,6 +144,8 @@ mtrap_entry:
         bne t1, t2, .Lm_ret
         li t2, MSTATUS_MPP
         csrs mstatus, t2
+        li t2, MSTATUS_MPIE            /* resume in M with MIE = 0 */
+        csrc mstatus, t2
         j .Lm_ret
 
 .Lm_irq:
@@ -254,6 +258,8 @@ strap_entry:
         csrw sepc, t1
         li t1, MSTATUS_SPP
         csrs sstatus, t1
+        li t1, MSTATUS_SPIE            /* resume with SIE = 0 */
+        csrc sstatus, t1
         j .Ls_ret
 
 .Ls_exc:
@@ -278,6 +284,8 @@ strap_entry:
         bne t1, t2, .Ls_ret
         li t2, MSTATUS_SPP
         csrs sstatus, t2
+        li t2, MSTATUS_SPIE
+        csrc sstatus, t2
         j .Ls_ret
 
 .Ls_irq:
@@ -399,7 +407,7 @@ fail:
 1:      j 1b
 
 /* ------------------------------------------------------------- console */
-/* putchar(a0): clobbers t0, t1 */
+/* putchar(a0): clobbers a0, t0, t1 */
         .globl putchar
 putchar:
 #ifdef REPORT_QEMU_VIRT
@@ -415,9 +423,12 @@ putchar:
         or t0, t0, t1
         la t1, tohost
         sd t0, 0(t1)
-1:      ld t0, 0(t1)
-        bnez t0, 1b
-        sd zero, fromhost, t0
+        li t0, 20000000                /* bounded wait for the host to */
+1:      addi t0, t0, -1                /* clear tohost (it should, at once) */
+        beqz t0, 2f
+        ld a0, 0(t1)
+        bnez a0, 1b
+2:      sd zero, fromhost, t0
         ret
 #endif
 

@@ -4,8 +4,9 @@
    instruction) but not in S/U, delegated supervisor software and timer
    interrupts (mip.SSIP / mip.STIP set by M, SSIP by S) with scause,
    sstatus.SIE gating in S but not in U, non-delegated S interrupts going
-   to M, sie/sip as views masked by mideleg, the priority order
-   MSI > MTI > SSI > STI, wfi waking on a pending interrupt with MIE = 0,
+   to M, sie/sip as views masked by mideleg, priorities (MSI > MTI,
+   SSI > STI, M-targeted before S-targeted; the rest: irq_priority.S),
+   wfi waking on a pending interrupt with MIE = 0,
    and vectored mtvec (interrupt n at base + 4n, exceptions at base).
    The handlers (crt.S) log each interrupt's cause in irq_log and disable
    it in mie (M) or sie (S). */
@@ -85,8 +86,8 @@ after_mie:
         /* ---- machine timer ---- */
         RESET_IRQ_LOG
         ld a0, 0(s2)
-        ld a1, 0(s2)
-        CHECK_LTU a0, a1               /* mtime advances (it is read twice) */
+        WAIT_CHANGE a0, a1, ld a1, 0(s2)
+        CHECK_LTU a0, a1               /* mtime advances */
         ld a1, 0(s2)
         addi a1, a1, 1000              /* 100 us at 10 MHz */
         sd a1, 0(s1)
@@ -244,45 +245,66 @@ s_after_sie:
         li a1, MIP_SSIP
         csrc mip, a1
 
-        /* ---- priority: MSI > MTI > SSI > STI (all to M) ---- */
+        /* ---- priority (the full order MSI > MTI > SSI > STI among
+           interrupts to the same mode: irq_priority.S) ---- */
+        /* MSI before MTI */
         RESET_IRQ_LOG
         li a1, 1
-        sw a1, 0(s0)                   /* MSIP */
-        sd zero, 0(s1)                 /* MTIP */
-        li a1, MIP_SSIP | MIP_STIP
-        csrs mip, a1
-        li a1, MIP_MSIP | MIP_MTIP | MIP_SSIP | MIP_STIP
-        csrs mie, a1
-        csrsi mstatus, MSTATUS_MIE     /* four traps in a row, one each */
-        nop
-        csrci mstatus, MSTATUS_MIE
-        ld a0, irq_count
-        CHECK a0, 4
-        CHECK_IRQ 0, CAUSE_IRQ(IRQ_M_SOFT)
-        CHECK_IRQ 1, CAUSE_IRQ(IRQ_M_TIMER)
-        CHECK_IRQ 2, CAUSE_IRQ(IRQ_S_SOFT)
-        CHECK_IRQ 3, CAUSE_IRQ(IRQ_S_TIMER)
-        sw zero, 0(s0)
-        li a1, -1
-        sd a1, 0(s1)
-        li a1, MIP_SSIP | MIP_STIP
-        csrc mip, a1
-        /* MTI before SSI with only those two */
-        RESET_IRQ_LOG
-        li a1, MIP_SSIP
-        csrs mip, a1
+        sw a1, 0(s0)
         sd zero, 0(s1)
-        li a1, MIP_MTIP | MIP_SSIP
+        li a1, MIP_MSIP | MIP_MTIP
         csrs mie, a1
         csrsi mstatus, MSTATUS_MIE
         nop
         csrci mstatus, MSTATUS_MIE
+        ld a0, irq_count
+        CHECK a0, 2
+        CHECK_IRQ 0, CAUSE_IRQ(IRQ_M_SOFT)
+        CHECK_IRQ 1, CAUSE_IRQ(IRQ_M_TIMER)
+        sw zero, 0(s0)
+        li a1, -1
+        sd a1, 0(s1)
+        /* SSI before STI */
+        RESET_IRQ_LOG
+        li a1, MIP_SSIP | MIP_STIP
+        csrs mip, a1
+        csrs mie, a1
+        csrsi mstatus, MSTATUS_MIE
+        nop
+        csrci mstatus, MSTATUS_MIE
+        ld a0, irq_count
+        CHECK a0, 2
+        CHECK_IRQ 0, CAUSE_IRQ(IRQ_S_SOFT)
+        CHECK_IRQ 1, CAUSE_IRQ(IRQ_S_TIMER)
+        li a1, MIP_SSIP | MIP_STIP
+        csrc mip, a1
+        /* in S: a pending M timer interrupt (to M) goes before a delegated
+           SSI (to S), even though SSI has the lower number */
+        RESET_IRQ_LOG
+        li a1, MIP_SSIP
+        csrw mideleg, a1
+        csrs mip, a1
+        csrs mie, a1
+        sd zero, 0(s1)
+        li a1, MIP_MTIP
+        csrs mie, a1
+        li a1, MSTATUS_SIE
+        csrs mstatus, a1
+        ENTER_SMODE
+        nop
+        nop
+        RETURN_TO_MMODE
+        ld a0, irq_count
+        CHECK a0, 2
         CHECK_IRQ 0, CAUSE_IRQ(IRQ_M_TIMER)
         CHECK_IRQ 1, CAUSE_IRQ(IRQ_S_SOFT)
         li a1, -1
         sd a1, 0(s1)
         li a1, MIP_SSIP
         csrc mip, a1
+        csrw mideleg, zero
+        li a1, MSTATUS_SIE
+        csrc mstatus, a1
 
         /* ---- wfi with MIE = 0 wakes on a pending-and-enabled interrupt ---- */
         RESET_IRQ_LOG
@@ -303,7 +325,7 @@ s_after_sie:
         li a2, 20000                   /* 2 ms */
         add a1, a1, a2
         sd a1, 0(s1)
-        li s3, 1000
+        li s3, 10000000                /* (a wfi that returns early just loops) */
 1:      wfi
         csrr a0, mip
         andi a0, a0, MIP_MTIP
@@ -313,24 +335,33 @@ s_after_sie:
 2:      csrr a0, mip
         CHECK_MASK a0, MIP_MTIP, MIP_MTIP
         ld a0, 0(s2)
-        CHECK_LTU a1, a0               /* mtime passed mtimecmp */
+        CHECK_LEU a1, a0               /* mtime reached mtimecmp */
         ld a0, irq_count
         CHECK a0, 0
         li a1, -1
         sd a1, 0(s1)
         csrw mie, zero
-        /* wfi in S with TW = 0 also wakes (the M interrupt is taken) */
+        /* wfi in S with TW = 0 sleeps until the M timer interrupt, which is
+           then taken with mepc = the instruction after the wfi */
         RESET_IRQ_LOG
-        li a1, MIP_MSIP
+        li a1, MIP_MTIP
         csrs mie, a1
-        li a1, 1
-        sw a1, 0(s0)
+        ld a1, 0(s2)
+        li a2, 20000
+        add a1, a1, a2
+        sd a1, 0(s1)
         ENTER_SMODE
-        wfi
+s_wfi:  wfi
+s_after_wfi:
         RETURN_TO_MMODE
-        sw zero, 0(s0)
+        li a1, -1
+        sd a1, 0(s1)
         ld a0, irq_count
         CHECK a0, 1
+        CHECK_IRQ 0, CAUSE_IRQ(IRQ_M_TIMER)
+        ld a0, irq_epc
+        la a1, s_after_wfi
+        CHECK_REG a0, a1
 
         /* ---- vectored mtvec ---- */
         la a1, vtable

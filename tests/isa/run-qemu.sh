@@ -20,7 +20,7 @@ QEMU="${QEMU:-qemu-system-riscv64}"
 TIMEOUT="${TIMEOUT:-30}"
 
 VIRT_TESTS=" counters sstc "
-TRAPEZE_ONLY=" amo_faults ebreak_tval xret_mprv zicsr_strict "
+TRAPEZE_ONLY=" amo_faults ebreak_tval irq_priority xret_mprv zicsr_strict "
 
 command -v "$QEMU" >/dev/null 2>&1 || {
     echo "run-qemu.sh: $QEMU not found (apt-get install qemu-system-misc)" >&2; exit 2; }

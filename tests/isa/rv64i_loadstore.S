@@ -1,6 +1,7 @@
 /* rv64i_loadstore: lb/lbu/lh/lhu/lw/lwu/ld and sb/sh/sw/sd — sign and zero
    extension, positive/negative/max immediates, stores touching only their
-   own bytes, rd == base register, store-to-load forwarding through memory. */
+   own bytes, rd == base register, store-to-load forwarding through memory,
+   fence / fence.tso / pause / fence.i accepted. */
 #include "test.h"
 
 TEST_BEGIN
@@ -119,6 +120,17 @@ TEST_BEGIN
         ld x0, 0(s0)
         ld a0, 16(s1)
         CHECK a0, 0
+        /* memory ordering instructions are accepted (no trap, no effect
+           visible to a single hart) */
+        EXPECT_NO_TRAP fence
+        EXPECT_NO_TRAP fence rw, rw
+        EXPECT_NO_TRAP fence iorw, iorw
+        EXPECT_NO_TRAP fence r, w
+        EXPECT_NO_TRAP .word 0x8330000f      /* fence.tso */
+        EXPECT_NO_TRAP .word 0x0100000f      /* pause (Zihintpause hint) */
+        EXPECT_NO_TRAP fence.i
+        ld a0, 8(s1)
+        CHECK a0, 0x08adbeefcafef00d
         /* same register as base and data */
         la a1, buf + 24
         sd a1, 0(a1)

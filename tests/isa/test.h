@@ -229,6 +229,25 @@ __test_\n:
 .Lok\@:
 .endm
 
+/* reg (unsigned) <= reg2 */
+.macro CHECK_LEU reg, reg2
+        TEST_NEXT
+        bgeu \reg2, \reg, .Lok\@
+        j fail
+.Lok\@:
+.endm
+
+/* spin (bounded: ~50M tries) until `insn` (which writes `tmp`) yields a
+   value other than `reg`: for counters that may tick slowly (time, cycle) */
+.macro WAIT_CHANGE reg, tmp, insn:vararg
+        li t6, 50000000
+.Lw\@:  \insn
+        bne \tmp, \reg, .Ld\@
+        addi t6, t6, -1
+        bnez t6, .Lw\@
+.Ld\@:
+.endm
+
 /* doubleword at label == constant */
 .macro CHECK_MEM64 label, val
         ld t5, \label
@@ -310,6 +329,7 @@ __test_\n:
  * and resumes at `label`:
  *   how = 1: in the privilege mode that trapped
  *   how = 2: in the handler's own mode (M for the M handler, S for the S one)
+ *   (how = 2 resumes with MIE = 0 / SIE = 0.)
  * An unexpected trap prints its cause and fails with the current TESTNUM.
  */
 .macro TRAP_ARM label, how=1
@@ -447,7 +467,8 @@ __test_\n:
 /*
  * Back to M-mode from any mode (identity-mapped code): a magic ecall makes
  * the M handler return in M-mode to the next instruction (the S handler
- * returns in S-mode instead, hence two of them).  Clobbers a7.
+ * returns in S-mode instead, hence two of them).  Clobbers a7.  Arrives
+ * with mstatus.MIE = 0 (and MPP = U, as after any mret).
  */
 .macro RETURN_TO_MMODE
         li a7, SYS_MMODE
