@@ -25,7 +25,7 @@ public sealed class TerminalInput : IDisposable
 
     public void Start()
     {
-        if (!Console.IsInputRedirected)
+        if (isatty(0) == 1)
         {
             _savedMode = Stty("-g")?.Trim();
             if (_savedMode != null) Stty("raw -echo");
@@ -37,7 +37,9 @@ public sealed class TerminalInput : IDisposable
 
     private void ReadLoop()
     {
-        using var stdin = Console.OpenStandardInput();
+        // Read fd 0 directly: .NET's console stream on a terminal goes through its own line editor, which
+        // would hold keys back until Enter and echo them.
+        using var stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
         var buf = new byte[256];
         var outBuf = new byte[512];
         bool escape = false;
@@ -105,4 +107,7 @@ public sealed class TerminalInput : IDisposable
     }
 
     public void Dispose() => Restore();
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int isatty(int fd);
 }
