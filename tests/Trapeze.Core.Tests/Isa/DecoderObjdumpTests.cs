@@ -7,8 +7,8 @@ namespace Trapeze.Core.Tests.Isa;
 /// <summary>Differential tests of <see cref="Decoder"/> against GNU objdump.</summary>
 public sealed class DecoderObjdumpTests(ITestOutputHelper output)
 {
-    private const string OpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf";
-    private const string UBoot = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf";
+    public const string OpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf";
+    public const string UBoot = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf";
 
     /// <summary>Checks every line, returns the verdicts, fails listing the first disagreements.</summary>
     private List<(ObjdumpLine Line, Verdict Verdict)> CheckAll(IReadOnlyList<ObjdumpLine> lines, int minimum)

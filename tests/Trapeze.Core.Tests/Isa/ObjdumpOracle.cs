@@ -57,6 +57,9 @@ public sealed class ObjdumpOracle
         _ours.UnionWith(["c.slli64", "c.srli64", "c.srai64", "fence.tso"]);
     }
 
+    /// <summary>The CSR numbers objdump gives <paramref name="name"/> (under one privileged spec or another).</summary>
+    public bool IsCsrName(string name, int number) => _csrByName.TryGetValue(name, out var n) && n.Contains(number);
+
     /// <summary>Every mnemonic our decode table can produce, in objdump's spelling.</summary>
     public IReadOnlySet<string> OurMnemonics => _ours;
 
