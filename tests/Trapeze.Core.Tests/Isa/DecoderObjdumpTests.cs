@@ -62,6 +62,65 @@ public sealed class DecoderObjdumpTests(ITestOutputHelper output)
         Assert.True(results.Count(r => r.Verdict.Ours.Op == Op.Illegal) >= 20);
     }
 
+    /// <summary>Instructions of extensions we do not implement, as objdump decodes them when the object says
+    /// they are present: each must be illegal in ours, except those that are HINTs of the base ISA.</summary>
+    [RequiresBinutilsFact]
+    public void OtherExtensionsAreIllegal()
+    {
+        const string source = """
+            .option norelax
+            .option arch, +zba, +zbb, +zbc, +zbs, +zbkb, +zbkx, +v, +h, +zicbom, +zicbop, +zicboz, +zihintpause, +zfh, +zkne, +zknd, +zknh, +zksed, +zksh, +svinval
+            sh1add a0, a1, a2
+            sh3add.uw a0, a1, a2
+            add.uw a0, a1, a2
+            slli.uw a0, a1, 63
+            andn a0, a1, a2
+            clz a0, a1
+            cpopw a0, a1
+            rev8 a0, a1
+            rori a0, a1, 63
+            zext.h a0, a1
+            clmul a0, a1, a2
+            bset a0, a1, a2
+            bexti a0, a1, 3
+            xperm8 a0, a1, a2
+            vsetvli a0, a1, e32, m1, ta, ma
+            vadd.vv v1, v2, v3
+            vle32.v v1, (a0)
+            vfadd.vf v1, v2, fa0
+            hfence.vvma a0, a1
+            hfence.gvma a0, a1
+            hlv.w a0, (a1)
+            hsv.d a0, (a1)
+            cbo.clean (a0)
+            cbo.inval (a0)
+            cbo.zero (a0)
+            flh fa0, 2(a0)
+            fsh fa0, 2(a0)
+            fadd.h fa0, fa1, fa2
+            fcvt.s.h fa0, fa1
+            aes64es a0, a1, a2
+            aes64ks1i a0, a1, 10
+            sha256sig0 a0, a1
+            sha512sum1 a0, a1
+            sm4ed a0, a1, a2, 1
+            sm3p0 a0, a1
+            sinval.vma a0, a1
+            sfence.w.inval
+            hinval.gvma a0, a1
+            # HINTs of the base ISA that other extensions name.
+            prefetch.i 64(a0)
+            prefetch.r -32(a1)
+            prefetch.w 0(a1)
+            pause
+            """;
+        var results = CheckAll(GnuBinutils.DisassembleElf(GnuBinutils.Assemble(source)), minimum: 42);
+        var oracle = ObjdumpOracle.Instance;
+        Assert.True(results.Count(r => !r.Line.IsUnknown && !oracle.OurMnemonics.Contains(r.Line.Mnemonic)) >= 38,
+            "objdump should have decoded the extension instructions by name");
+        Assert.Equal(4, results.Count(r => r.Verdict.Ours.Op != Op.Illegal));
+    }
+
     /// <summary>All 49152 16-bit encodings (low bits != 11): legality and expansion.</summary>
     [RequiresBinutilsFact]
     public void WholeCompressedSpaceAgreesWithObjdump()

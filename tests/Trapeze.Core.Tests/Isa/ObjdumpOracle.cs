@@ -27,6 +27,16 @@ public sealed class ObjdumpOracle
 
     private static readonly string[] RoundingNames = ["rne", "rtz", "rdn", "rup", "rmm", "", "", "dyn"];
 
+    /// <summary>Names other extensions give to HINT encodings of the base ISA (Unpriv. spec 2.9, Table 2.3):
+    /// we decode them as the base operation writing the sink register (or as a plain fence).</summary>
+    private static readonly Dictionary<string, Op> BaseIsaHints = new(StringComparer.Ordinal)
+    {
+        ["pause"] = Op.Fence,                                                       // Zihintpause: fence w,0
+        ["prefetch.i"] = Op.Ori, ["prefetch.r"] = Op.Ori, ["prefetch.w"] = Op.Ori, // Zicbop: ori x0, rs1, imm
+        ["ntl.p1"] = Op.Add, ["ntl.pall"] = Op.Add, ["ntl.s1"] = Op.Add, ["ntl.all"] = Op.Add, // Zihintntl: add x0, x0, xN
+        ["c.ntl.p1"] = Op.Add, ["c.ntl.pall"] = Op.Add, ["c.ntl.s1"] = Op.Add, ["c.ntl.all"] = Op.Add,
+    };
+
     private readonly Dictionary<string, HashSet<int>> _csrByName = new(StringComparer.Ordinal);
     private readonly HashSet<string> _ours = new(StringComparer.Ordinal);
 
@@ -79,6 +89,13 @@ public sealed class ObjdumpOracle
         var d = Decoder.Decode(raw);
         if (Decoder.LengthOf((ushort)raw) != line.Length || d.Length != line.Length)
             return new(Agreement.Different, $"length {d.Length} vs objdump {line.Length}", d);
+
+        if (BaseIsaHints.TryGetValue(line.Mnemonic, out Op hintOp))
+        {
+            return d.Op == hintOp && (hintOp == Op.Fence || d.Rd == DecodedInsn.SinkRegister)
+                ? new(Agreement.Same, "", d)
+                : new(Agreement.Different, $"objdump: {line.Mnemonic} {line.Operands} (a base-ISA HINT); ours: {Show(d)}", d);
+        }
 
         string? illegalBecause = line.IsUnknown ? "objdump does not know it"
             : line.Mnemonic == "c.unimp" ? "the defined illegal instruction"

@@ -49,7 +49,7 @@ public static class Rv64gcSource
 
     private static IEnumerable<(int, int, int)> Triples(Random rng)
     {
-        foreach (int r in Regs) yield return (r, Regs[(Array.IndexOf(Regs, r) + 3) % Regs.Length], Regs[(Array.IndexOf(Regs, r) + 5) % Regs.Length]);
+        for (int i = 0; i < Regs.Length; i++) yield return (Regs[i], Regs[(i + 3) % Regs.Length], Regs[(i + 5) % Regs.Length]);
         yield return (0, 0, 0);
         yield return (31, 31, 31);
         for (int i = 0; i < 3; i++) yield return (rng.Next(32), rng.Next(32), rng.Next(32));
