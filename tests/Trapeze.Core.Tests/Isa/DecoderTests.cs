@@ -174,7 +174,7 @@ public sealed class DecoderTests
     {
         Assert.Equal((Op.Fence, 0x0ffL), (Decoder.Decode(0x0ff0000f).Op, Decoder.Decode(0x0ff0000f).Imm));
         Assert.Equal((Op.Fence, 0x833L), (Decoder.Decode(0x8330000f).Op, Decoder.Decode(0x8330000f).Imm)); // fence.tso
-        // Reserved rd/rs1/fm are ignored (Unpriv. spec 2.7), as are FENCE.I's (3.1).
+        // Reserved rd/rs1/fm are ignored (Unpriv. spec 2.7), as are FENCE.I's (chapter 3).
         Assert.Equal(Op.Fence, Decoder.Decode(0x1ff5050f).Op);
         Assert.Equal(Op.FenceI, Decoder.Decode(0xfff5150f).Op);
     }

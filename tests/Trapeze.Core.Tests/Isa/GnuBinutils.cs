@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -80,16 +81,19 @@ public static partial class GnuBinutils
     public static string Assemble(string source)
     {
         byte[] input = Encoding.UTF8.GetBytes(source);
-        string key = Key("as -march=rv64gc", input);
-        string obj = Path.Combine(CacheDir, key + ".o");
-        if (File.Exists(obj)) return obj;
-        Directory.CreateDirectory(CacheDir);
-        string src = Path.Combine(CacheDir, key + ".s");
-        File.WriteAllBytes(src, input);
-        string tmp = obj + "." + Environment.ProcessId + ".tmp";
-        Run(Assembler!, ["-march=rv64gc", "-o", tmp, src], null);
-        File.Move(tmp, obj, overwrite: true);
-        return obj;
+        return Once(Key("as -march=rv64gc", input), ".o", obj =>
+        {
+            string src = Scratch(obj, ".s");
+            File.WriteAllBytes(src, input);
+            try
+            {
+                Run(Assembler!, ["-march=rv64gc", "-o", obj, src], null);
+            }
+            finally
+            {
+                File.Delete(src);
+            }
+        });
     }
 
     private static string Key(string what, byte[] input)
@@ -103,20 +107,41 @@ public static partial class GnuBinutils
 
     private static string Cached(string what, byte[] input, Func<string, string> produce)
     {
-        string key = Key(what, input);
-        string listing = Path.Combine(CacheDir, key + ".txt");
-        if (File.Exists(listing)) return File.ReadAllText(listing);
-        Directory.CreateDirectory(CacheDir);
-        string bin = Path.Combine(CacheDir, key + ".bin");
-        File.WriteAllBytes(bin, input);
-        string text = produce(bin);
-        // Written under a private name and renamed, so a parallel run never reads a half-written listing.
-        string tmp = listing + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, listing, overwrite: true);
-        File.Delete(bin);
-        return text;
+        string listing = Once(Key(what, input), ".txt", path =>
+        {
+            string bin = Scratch(path, ".bin");
+            File.WriteAllBytes(bin, input);
+            try
+            {
+                File.WriteAllText(path, produce(bin));
+            }
+            finally
+            {
+                File.Delete(bin);
+            }
+        });
+        return File.ReadAllText(listing);
     }
+
+    private static readonly ConcurrentDictionary<string, Lazy<string>> Produced = new();
+
+    /// <summary>Returns the cache file for <paramref name="key"/>, producing it once per process (tests run in
+    /// parallel and share corpora). <paramref name="produce"/> writes a private scratch path that is then
+    /// renamed into place, so another process never sees a half-written file.</summary>
+    private static string Once(string key, string extension, Action<string> produce) =>
+        Produced.GetOrAdd(key + extension, _ => new Lazy<string>(() =>
+        {
+            string final = Path.Combine(CacheDir, key + extension);
+            if (File.Exists(final)) return final;
+            Directory.CreateDirectory(CacheDir);
+            string scratch = Scratch(final, extension);
+            produce(scratch);
+            File.Move(scratch, final, overwrite: true);
+            return final;
+        })).Value;
+
+    private static string Scratch(string path, string extension) =>
+        Path.Combine(Path.GetDirectoryName(path)!, $"{Path.GetFileNameWithoutExtension(path)}.{Guid.NewGuid():N}{extension}");
 
     private static string Run(string tool, string[] args, string? stdin)
     {
