@@ -265,5 +265,5 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
 public sealed class HartStatistics
 {
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
-        FenceI, SfenceVma, BlockCacheFlushes;
+        FenceI, SfenceVma, BlockCacheFlushes, RegionRuns, TranslatedInstructions;
 }
