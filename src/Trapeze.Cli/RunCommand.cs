@@ -17,13 +17,15 @@ public static class RunCommand
           --smp N                   number of harts (default 1)
           --dump-dtb FILE           write the generated device tree and exit
           --stats                   print execution statistics on exit
+          --no-jit                  interpret only (no binary translation)
+          --jit-threshold N         executions before a block is translated (default 4000)
 
         Console: Ctrl-A x quits, Ctrl-A h helps.
         """;
 
     public static int Execute(string[] args)
     {
-        var a = new ArgReader("run", args, MachineOptions.Valued, ["stats", "help"]);
+        var a = new ArgReader("run", args, MachineOptions.Valued, [.. MachineOptions.Flags, "stats", "help"]);
         if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
         if (a.Positional.Count > 0) throw new UsageException($"run: unexpected argument '{a.Positional[0]}'");
         var config = MachineOptions.Parse(a);

@@ -16,13 +16,15 @@ public static class RunElfCommand
           --smp N           number of harts (default 1)
           --timeout SEC     give up after SEC seconds (default 60; exit code 124)
           --trace-traps     print every exception taken, with the faulting instruction
+          --stats           print execution statistics on exit
+          --no-jit          interpret only (no binary translation)
 
         Exit code: 0 when the program writes 1 to tohost, n when it writes (n << 1) | 1.
         """;
 
     public static int Execute(string[] args)
     {
-        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout"], ["help", "trace-traps", "stats"]);
+        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout", "jit-threshold"], [.. MachineOptions.Flags, "help", "trace-traps", "stats"]);
         if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
         if (a.Positional.Count != 1) throw new UsageException("run-elf: expected exactly one ELF file (see 'trapeze run-elf --help')");
         string path = a.Positional[0];
@@ -32,7 +34,12 @@ public static class RunElfCommand
         int harts = a.Value("smp") is { } s ? ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) : 1;
         using var stdout = Console.OpenStandardOutput();
         using var console = new ConsoleOutput(stdout);
-        var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write);
+        var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write, c =>
+        {
+            if (a.Flag("no-jit")) c = c with { Jit = false };
+            if (a.Value("jit-threshold") is { } jt) c = c with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
+            return c;
+        });
         using var _ = machine;
         if (a.Flag("trace-traps"))
             foreach (var h in machine.Harts)

@@ -5,7 +5,7 @@ namespace Trapeze.Jit;
 /// <summary>Byte offsets of the hart-state fields translated code reads and writes.</summary>
 public static unsafe class HartStateLayout
 {
-    public static readonly int X, Pc, Retired, Mip, Mie, DataCtx, ReadTlb, WriteTlb;
+    public static readonly int X, Pc, Retired, Mip, Mie, DataCtx, ReadTlb, WriteTlb, JitValue;
 
     static HartStateLayout()
     {
@@ -19,6 +19,7 @@ public static unsafe class HartStateLayout
         DataCtx = (int)((byte*)&s.DataCtx - b);
         ReadTlb = (int)((byte*)&s.ReadTlb - b);
         WriteTlb = (int)((byte*)&s.WriteTlb - b);
+        JitValue = (int)((byte*)&s.JitValue - b);
     }
 
     public static int XReg(int r) => X + 8 * r;

@@ -37,7 +37,7 @@ public sealed class RegionBlock
 /// </summary>
 public sealed class Region
 {
-    public const int MaxInstructions = 512;
+    public const int MaxInstructions = 128;
     public const int MaxBlocks = 64;
     public const int MaxBlockInstructions = 64;
 

@@ -58,4 +58,6 @@ public unsafe struct HartState
     public Mmu.TlbEntry* ReadTlb;
     public Mmu.TlbEntry* WriteTlb;
     public Mmu.TlbEntry* FetchTlb;
+    /// <summary>The value a translated code's out-of-line load returned.</summary>
+    public ulong JitValue;
 }
