@@ -26,11 +26,11 @@ public static class RunCommand
     public static int Execute(string[] args)
     {
         var a = new ArgReader("run", args, MachineOptions.Valued, [.. MachineOptions.Flags, "stats", "help"]);
-        if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
+        if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count > 0) throw new UsageException($"run: unexpected argument '{a.Positional[0]}'");
         var config = MachineOptions.Parse(a);
 
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = HostStreams.OpenStdout();
         using var console = new ConsoleOutput(stdout);
         using var machine = new VirtMachine(config, console.Write);
         machine.Load();
@@ -43,7 +43,7 @@ public static class RunCommand
         using var input = new TerminalInput(
             data => machine.Uart.EnqueueInput(data),
             () => machine.RequestPower(new Devices.Power.PowerRequest(Devices.Power.PowerRequestKind.PowerOff, 0)),
-            msg => { console.Flush(); Console.Error.Write(msg); });
+            msg => { console.Flush(); HostStreams.Error.Write(msg); });
         input.Start();
         var started = DateTime.UtcNow;
         int code = machine.Run();

@@ -7,7 +7,7 @@ public static class Statistics
 {
     public static void Print(VirtMachine machine, TimeSpan elapsed)
     {
-        var e = Console.Error;
+        var e = HostStreams.Error;
         e.WriteLine($"\r\n--- trapeze statistics ({elapsed.TotalSeconds:F2} s) ---");
         foreach (var h in machine.Harts)
         {
