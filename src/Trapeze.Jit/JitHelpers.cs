@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Trapeze.Core.Cpu;
 
 namespace Trapeze.Jit;
@@ -10,13 +11,17 @@ namespace Trapeze.Jit;
 /// </summary>
 public static unsafe class JitHelpers
 {
-    public static bool Load8(Hart h, ulong va) { bool ok = h.Mmu.Load8(va, out ulong v); h.State->JitValue = v; return ok; }
-    public static bool Load16(Hart h, ulong va) { bool ok = h.Mmu.Load16(va, out ulong v); h.State->JitValue = v; return ok; }
-    public static bool Load32(Hart h, ulong va) { bool ok = h.Mmu.Load32(va, out ulong v); h.State->JitValue = v; return ok; }
-    public static bool Load64(Hart h, ulong va) { bool ok = h.Mmu.Load64(va, out ulong v); h.State->JitValue = v; return ok; }
-    public static bool Store8(Hart h, ulong va, ulong v) => h.Mmu.Store8(va, v);
-    public static bool Store16(Hart h, ulong va, ulong v) => h.Mmu.Store16(va, v);
-    public static bool Store32(Hart h, ulong va, ulong v) => h.Mmu.Store32(va, v);
-    public static bool Store64(Hart h, ulong va, ulong v) => h.Mmu.Store64(va, v);
-    public static void FullFence() => Interlocked.MemoryBarrier();
+    // Optimised at once: these run millions of times a second from translated code, and tier-0 code
+    // would not inline the MMU's fast path.
+    private const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+
+    [MethodImpl(Hot)] public static bool Load8(Hart h, ulong va) { bool ok = h.Mmu.Load8(va, out ulong v); h.State->JitValue = v; return ok; }
+    [MethodImpl(Hot)] public static bool Load16(Hart h, ulong va) { bool ok = h.Mmu.Load16(va, out ulong v); h.State->JitValue = v; return ok; }
+    [MethodImpl(Hot)] public static bool Load32(Hart h, ulong va) { bool ok = h.Mmu.Load32(va, out ulong v); h.State->JitValue = v; return ok; }
+    [MethodImpl(Hot)] public static bool Load64(Hart h, ulong va) { bool ok = h.Mmu.Load64(va, out ulong v); h.State->JitValue = v; return ok; }
+    [MethodImpl(Hot)] public static bool Store8(Hart h, ulong va, ulong v) => h.Mmu.Store8(va, v);
+    [MethodImpl(Hot)] public static bool Store16(Hart h, ulong va, ulong v) => h.Mmu.Store16(va, v);
+    [MethodImpl(Hot)] public static bool Store32(Hart h, ulong va, ulong v) => h.Mmu.Store32(va, v);
+    [MethodImpl(Hot)] public static bool Store64(Hart h, ulong va, ulong v) => h.Mmu.Store64(va, v);
+    [MethodImpl(Hot)] public static void FullFence() => Interlocked.MemoryBarrier();
 }

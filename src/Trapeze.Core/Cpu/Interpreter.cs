@@ -15,6 +15,7 @@ public sealed unsafe partial class Hart
     private readonly DecodedInsn[] _decodeBuffer = new DecodedInsn[BlockCache.MaxInstructions];
 
     /// <summary>Runs blocks until WFI stalls the hart or a poll sees a stop request.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExecuteSlice()
     {
         HartState* s = _state;
@@ -37,6 +38,7 @@ public sealed unsafe partial class Hart
 
     /// <summary>Runs a block: its translation when there is one, else the interpreter, which counts
     /// executions and asks for a translation once the block is hot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Execute(Block b)
     {
         HartState* s = _state;
@@ -80,6 +82,7 @@ public sealed unsafe partial class Hart
 
     /// <summary>Finds or decodes the block at <paramref name="pc"/>. On a fetch fault the exception is
     /// taken and null returned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Block? FetchBlock(ulong pc)
     {
         if (!Mmu.TranslateFetch(pc, out byte* host, out ulong pa))
