@@ -32,11 +32,9 @@ public sealed unsafe partial class SoftMmu
     /// <summary>Translation context for fetches.</summary>
     public ulong FetchCtx => _s->FetchCtx;
 
-    /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses.</summary>
+    /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses (also counted
+    /// per device in <see cref="MmioRegion.Accesses"/>).</summary>
     public long PageWalks, MmioAccesses;
-
-    /// <summary>Called for every device access (for exit statistics by device); may be null.</summary>
-    public Action<IMmioDevice>? OnMmio { get; set; }
 
     public SoftMmu(HartState* state, Bus bus)
     {
@@ -365,7 +363,7 @@ public sealed unsafe partial class SoftMmu
         if (dev != null)
         {
             MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
+            Interlocked.Increment(ref dev.Accesses);
             if (dev.Device.Read(pa - dev.Base, size, out v)) return true;
         }
         v = 0;
@@ -392,7 +390,7 @@ public sealed unsafe partial class SoftMmu
         if (dev != null)
         {
             MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
+            Interlocked.Increment(ref dev.Accesses);
             if (dev.Device.Write(pa - dev.Base, size, v)) return true;
         }
         return Fail(ExceptionCause.StoreAccessFault, va);
