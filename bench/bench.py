@@ -108,13 +108,17 @@ def bench_elf(name, elf, runs, trapeze_cmd, timeout, log):
         tz.append(run_elf_trapeze(trapeze_cmd, elf, timeout))
         qm.append(run_elf_qemu(elf, timeout))
         log(f"  {name} run {i + 1}/{runs}: trapeze {tz[-1]['wall']:.3f} s, qemu {qm[-1]['wall']:.3f} s")
-    counts = {r["instructions"] for r in tz}
-    if len(counts) != 1:
-        raise BenchError(f"{name}: instruction count differs between runs: {sorted(counts)}")
+    # The total retired varies a little from run to run: the program waits in a loop for the host to
+    # take each character from tohost (and after its last write, to be stopped), and how many turns
+    # that takes depends on when the emulator looks, which the translator makes timing-dependent. The
+    # workload's own count is exact and checked below; the total may only differ by those few turns.
+    counts = sorted(r["instructions"] for r in tz)
+    if counts[-1] - counts[0] > 10_000:
+        raise BenchError(f"{name}: instruction count differs between runs: {counts}")
     sums = {r["checksum"] for r in tz + qm}
     if len(sums) != 1:
         raise BenchError(f"{name}: checksums differ between runs or emulators: {sorted(map(str, sums))}")
-    instr = counts.pop()
+    instr = int(statistics.median(counts))
     kernel_tz, kernel_q = minstret_pair(trapeze_cmd, elf, timeout)
     if kernel_tz != kernel_q:
         raise BenchError(f"{name}: the workload's minstret differs: trapeze {kernel_tz}, qemu -icount {kernel_q}")
@@ -125,6 +129,7 @@ def bench_elf(name, elf, runs, trapeze_cmd, timeout, log):
     q_cpu = statistics.median(r["cpu"] for r in qm)
     return {
         "instructions": instr,
+        "instructions_runs": [r["instructions"] for r in tz],
         "workload_instructions": kernel_tz,   # minstret around the kernel alone; equal on both
         "trapeze_wall_s": tz_wall,
         "qemu_wall_s": q_wall,
@@ -740,7 +745,9 @@ def main():
     for name in ("intmix", "fpmix"):
         if name in results:
             r = results[name]
-            print(f"\n{name}: {r['instructions']:,} instructions retired in all (Trapeze --stats), "
+            spread = max(r["instructions_runs"]) - min(r["instructions_runs"])
+            print(f"\n{name}: {r['instructions']:,} instructions retired in all (Trapeze --stats, median; "
+                  f"runs differ by up to {spread} in the HTIF wait loops), "
                   f"{r['workload_instructions']:,} in the workload itself (minstret: Trapeze = QEMU -icount)", end="")
     if "uboot" in results:
         print(f"\nU-Boot keys sent through: {args.stdin}", end="")
