@@ -15,7 +15,8 @@
  *   alloc    binary trees of malloc'd nodes         (allocator, fresh pages: guest page faults)
  *
  * Output (one line each): `PROG name ms`, then `PROG total ms`, then
- * `PROG checksum 0x...`. Exit status 0. SCALE (compile time) multiplies the work.
+ * `PROG checksum 0x...`. Exit status 0. SCALE (compile time) multiplies the work. With an argument
+ * (a part's name) only that part runs, for looking at one part alone; the checksum then differs.
  */
 #include <math.h>
 #include <stdint.h>
@@ -367,7 +368,7 @@ static void part_alloc(void)
 
 /* -------------------------------------------------------------------- main */
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const struct { const char *name; void (*run)(void); } parts[] = {
         {"sha256", part_sha256}, {"crc32", part_crc32}, {"interp", part_interp}, {"nbody", part_nbody},
@@ -376,6 +377,7 @@ int main(void)
     for (size_t i = 0; i < BUF_BYTES; i++) buf[i] = (uint8_t)(rng() >> 56);
     double t0 = now_ms();
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (argc > 1 && strcmp(argv[1], parts[i].name) != 0) continue;   /* one part only, to study it */
         double s = now_ms();
         parts[i].run();
         printf("PROG %s %.0f ms\n", parts[i].name, now_ms() - s);
