@@ -26,6 +26,7 @@ public sealed unsafe class IlEmitter
     private static readonly MethodInfo Amo = Method(typeof(Rv64A), nameof(Rv64A.Amo));
     private static readonly MethodInfo FExecute = Method(typeof(Rv64F), nameof(Rv64F.Execute));
     private static readonly MethodInfo DExecute = Method(typeof(Rv64D), nameof(Rv64D.Execute));
+    private static readonly MethodInfo CsrExecute = Method(typeof(Hart), nameof(Hart.ExecuteCsr));
 
     private readonly Region _region;
     private readonly ILGenerator _il;
@@ -83,7 +84,8 @@ public sealed unsafe class IlEmitter
             case InsnFormat.R or InsnFormat.Amo: r1 = d.Rs1; r2 = d.Rs2; wd = d.Rd; break;
             case InsnFormat.I or InsnFormat.ShiftI or InsnFormat.Load or InsnFormat.Lr: r1 = d.Rs1; wd = d.Rd; break;
             case InsnFormat.Store or InsnFormat.Branch: r1 = d.Rs1; r2 = d.Rs2; break;
-            case InsnFormat.U or InsnFormat.J or InsnFormat.FCmp or InsnFormat.FToX: wd = d.Rd; break;
+            case InsnFormat.U or InsnFormat.J or InsnFormat.FCmp or InsnFormat.FToX or InsnFormat.CsrI: wd = d.Rd; break;
+            case InsnFormat.Csr: r1 = d.Rs1; wd = d.Rd; break;
             case InsnFormat.FLoad or InsnFormat.FStore or InsnFormat.XToF: r1 = d.Rs1; break;
         }
         if (wd == DecodedInsn.SinkRegister) wd = -1;
@@ -446,6 +448,7 @@ public sealed unsafe class IlEmitter
                 EmitHelper(d, off, k, Amo); break;
             case >= Op.Flw and <= Op.FcvtSLu: EmitHelper(d, off, k, FExecute); break;
             case >= Op.Fld and <= Op.FmvDX: EmitHelper(d, off, k, DExecute); break;
+            case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci: EmitHelper(d, off, k, CsrExecute); break;
             default:
                 throw new InvalidOperationException($"no translation for {d.Op} (region builder should have stopped before it)");
         }

@@ -95,7 +95,7 @@ public sealed class Region
             if (len == 0 || (len == 4 && off + 4 > 4096)) { b.End = BlockEnd.Exit; b.Next = off; return b; }
             uint raw = len == 4 ? *(uint*)(page + off) : low;
             DecodedInsn d = Decoder.Decode(raw);
-            if (BlockCache.IsSystem(d.Op)) { b.End = BlockEnd.Exit; b.Next = off; return b; }
+            if (BlockCache.IsSystem(d.Op) && !Hart.IsFloatingPointCsr(d)) { b.End = BlockEnd.Exit; b.Next = off; return b; }
             b.Insns.Add((d, off));
             off += d.Length;
             switch (d.Op)

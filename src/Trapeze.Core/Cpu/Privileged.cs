@@ -77,6 +77,23 @@ public sealed unsafe partial class Hart
         }
     }
 
+    /// <summary>True for CSR instructions on fflags, frm or fcsr: plain state with no side effect beyond
+    /// the FS gate, which translated code may run in place instead of leaving for the interpreter (GCC
+    /// brackets comparisons with frflags/fsflags, thousands of times a second in FP code).</summary>
+    public static bool IsFloatingPointCsr(in DecodedInsn d) =>
+        d.Op is Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci
+        && (ushort)d.Imm is Csr.Fflags or Csr.Frm or Csr.Fcsr;
+
+    /// <summary>A CSR instruction run from translated code; false with an illegal-instruction exception
+    /// pending when the access is not allowed.</summary>
+    public static bool ExecuteCsr(Hart h, HartState* s, in DecodedInsn d)
+    {
+        if (h.Zicsr(d)) return true;
+        s->PendingCause = (byte)ExceptionCause.IllegalInstruction;
+        s->PendingTval = d.Raw;
+        return false;
+    }
+
     private bool Zicsr(in DecodedInsn d)
     {
         HartState* s = _state;
