@@ -149,7 +149,9 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     }
 
     /// <summary>WFI (Priv. spec 3.3.3): sleep until an interrupt is pending and enabled in mie, regardless of
-    /// the global enables, or a timer deadline passes. The thread blocks; it never spins.</summary>
+    /// the global enables, or a timer deadline passes. The thread blocks; it never spins. Only enabled timers
+    /// set the deadline: a disabled one that is already due (mtimecmp = 0 from reset when no M-mode firmware
+    /// programs it) would otherwise make every sleep zero-length.</summary>
     private void WaitForInterrupt()
     {
         Stats.WfiSleeps++;
@@ -157,7 +159,7 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
         {
             UpdateTimers();
             if ((Volatile.Read(ref _state->Mip) & _state->Mie) != 0) break;
-            ulong deadline = Volatile.Read(ref _mtimecmp);
+            ulong deadline = (_state->Mie & Interrupt.Mtip) != 0 ? Volatile.Read(ref _mtimecmp) : ulong.MaxValue;
             if ((_state->Menvcfg & MenvcfgStce) != 0 && (_state->Mie & Interrupt.Stip) != 0)
                 deadline = Math.Min(deadline, _state->Stimecmp);
             TimeSpan wait = Clock.Until(deadline);
