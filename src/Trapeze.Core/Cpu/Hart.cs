@@ -164,8 +164,13 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
                 deadline = Math.Min(deadline, _state->Stimecmp);
             TimeSpan wait = Clock.Until(deadline);
             if (wait > TimeSpan.FromMilliseconds(250)) wait = TimeSpan.FromMilliseconds(250);
-            if (wait > TimeSpan.Zero) _wake.WaitOne(wait);
+            if (wait > TimeSpan.Zero)
+            {
+                Mmu.EnterIdle();
+                _wake.WaitOne(wait);
+            }
         }
+        Mmu.LeaveIdle();
         _state->Wfi = 0;
     }
 

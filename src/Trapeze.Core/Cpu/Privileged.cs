@@ -109,7 +109,7 @@ public sealed unsafe partial class Hart
     /// FENCE.I (Unpriv. spec chapter 5): stores that happened before must be visible to this hart's fetches.
     /// Stores to code pages already made their blocks stale; the only ones that may not have are stores
     /// through another hart's write TLB entry made before the page held code — unless every hart has
-    /// synchronised its write TLB since the last page was marked, the cache is emptied.
+    /// synchronised its write TLB since the last page was marked, or sleeps with it empty, the cache is emptied.
     /// </summary>
     private void FenceI()
     {
@@ -117,7 +117,7 @@ public sealed unsafe partial class Hart
         int g = Volatile.Read(ref Bus.WatchGeneration);
         foreach (var mmu in Bus.Mmus)
         {
-            if (g - mmu.SyncedGeneration > 0)
+            if (g - mmu.SyncedGeneration > 0 && !mmu.Idle)
             {
                 Blocks.Clear();
                 Stats.BlockCacheFlushes++;
