@@ -67,6 +67,16 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
         _state->Mstatus = Mstatus.Xlen64;
         _mtimecmp = ulong.MaxValue;
         _stopRequested = false;
+        _parked = false;
+        _startRoutine = null;
+        lock (_fenceLock)
+        {
+            _fenceKinds = RemoteFence.None;
+            _fencePending = false;
+            _fenceDone = _fencePosted;
+            _fenceWaiters.Clear();
+        }
+        Mmu.LeaveIdle();
         Mmu.FlushAll();
         Mmu.UpdateContext();
         Blocks.Clear();
@@ -86,7 +96,8 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     {
         while (!_stopRequested)
         {
-            if (_state->Wfi != 0) WaitForInterrupt();
+            if (_parked) WaitWhileParked();
+            else if (_state->Wfi != 0) WaitForInterrupt();
             else ExecuteSlice();
         }
     }
@@ -145,18 +156,21 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     {
         UpdateTimers();
         Mmu.SyncWatches();
+        ServiceRequests();
         return _stopRequested;
     }
 
     /// <summary>WFI (Priv. spec 3.3.3): sleep until an interrupt is pending and enabled in mie, regardless of
     /// the global enables, or a timer deadline passes. The thread blocks; it never spins. Only enabled timers
     /// set the deadline: a disabled one that is already due (mtimecmp = 0 from reset when no M-mode firmware
-    /// programs it) would otherwise make every sleep zero-length.</summary>
+    /// programs it) would otherwise make every sleep zero-length. Fences posted by other harts are carried
+    /// out meanwhile.</summary>
     private void WaitForInterrupt()
     {
         Stats.WfiSleeps++;
         while (!_stopRequested)
         {
+            ServiceRequests();
             UpdateTimers();
             if ((Volatile.Read(ref _state->Mip) & _state->Mie) != 0) break;
             ulong deadline = (_state->Mie & Interrupt.Mtip) != 0 ? Volatile.Read(ref _mtimecmp) : ulong.MaxValue;
@@ -268,4 +282,10 @@ public sealed class HartStatistics
 {
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
         FenceI, SfenceVma, BlockCacheFlushes;
+
+    /// <summary>ECALLs answered by the monitor (built-in SBI): hypercall exits.</summary>
+    public long Hypercalls;
+
+    /// <summary>Fence requests from other harts carried out (SBI RFENCE).</summary>
+    public long RemoteFences;
 }

@@ -26,10 +26,17 @@ public sealed unsafe partial class Hart
                 return;
             case Op.Ecall:
                 Stats.Ecalls++;
-                if (s->Priv == Privilege.Supervisor && SupervisorEcallHandler != null && SupervisorEcallHandler(this))
+                if (s->Priv == Privilege.Supervisor && SupervisorEcallHandler is { } handler)
                 {
-                    Retire(d);
-                    return;
+                    _ecallRedirected = false;
+                    if (handler(this))
+                    {
+                        Stats.Hypercalls++;
+                        // A handler that moved the hart (StartSupervisor, Park) has set pc already.
+                        if (_ecallRedirected) s->Retired++;
+                        else Retire(d);
+                        return;
+                    }
                 }
                 RaiseException(s->Priv switch
                 {
