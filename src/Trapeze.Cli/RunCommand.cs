@@ -9,7 +9,8 @@ public static class RunCommand
     public const string Help = """
         usage: trapeze run [options]
 
-          --bios FILE|none|builtin  M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin)
+          --bios FILE|none|builtin  M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin); builtin: the
+                                    monitor's own SBI v2.0, the kernel starts in S-mode at RAM + 2 MiB
           --kernel FILE             kernel or payload: Linux Image, ELF or raw binary (e.g. U-Boot)
           --initrd FILE             initial ramdisk
           --append TEXT             kernel command line

@@ -16,11 +16,17 @@ public static class Statistics
                 ulong retired = h.State->Retired;
                 var s = h.Stats;
                 e.WriteLine($"hart{h.HartId}: instructions {retired:N0} ({retired / Math.Max(elapsed.TotalSeconds, 1e-9) / 1e6:F1} MIPS), " +
-                            $"blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0})");
+                            $"blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0}, block cache flushes {s.BlockCacheFlushes:N0})");
                 e.WriteLine($"  exits: exceptions {s.Exceptions:N0} (page faults {s.PageFaults:N0}, ecalls {s.Ecalls:N0}), " +
                             $"interrupts {s.Interrupts:N0}, csr {s.CsrAccesses:N0}, mmio {h.Mmu.MmioAccesses:N0}, " +
-                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0}, page walks {h.Mmu.PageWalks:N0}");
+                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0}, page walks {h.Mmu.PageWalks:N0}" +
+                            (machine.Sbi != null ? $", hypercalls {s.Hypercalls:N0}, remote fences {s.RemoteFences:N0}" : ""));
             }
+        }
+        if (machine.Sbi is { } sbi)
+        {
+            e.WriteLine($"sbi: {sbi.Statistics.Total:N0} hypercalls");
+            foreach (var (name, count) in sbi.Statistics.NonZero()) e.WriteLine($"  {name,-32} {count,14:N0}");
         }
     }
 }
