@@ -5,7 +5,10 @@ namespace Trapeze.Cli;
 /// <summary>The machine options shared by commands that boot a VM.</summary>
 public static class MachineOptions
 {
-    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb"];
+    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold"];
+
+    /// <summary>Flags every machine-booting command accepts.</summary>
+    public static readonly string[] Flags = ["no-jit"];
 
     public static MachineConfig Parse(ArgReader a)
     {
@@ -24,6 +27,8 @@ public static class MachineOptions
         if (a.Value("append") is { } ap) config = config with { BootArgs = ap };
         if (a.Value("mem") is { } m) config = config with { MemorySize = ArgReader.ParseSize("mem", m) };
         if (a.Value("smp") is { } s) config = config with { Harts = ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) };
+        if (a.Flag("no-jit")) config = config with { Jit = false };
+        if (a.Value("jit-threshold") is { } jt) config = config with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
         if (config.MemorySize % 4096 != 0) throw new UsageException("--mem: size must be a multiple of 4 KiB");
         return config;
     }

@@ -5,6 +5,7 @@ using Trapeze.Devices.Irq;
 using Trapeze.Devices.Power;
 using Trapeze.Devices.Rtc;
 using Trapeze.Devices.Serial;
+using Trapeze.Jit;
 using Trapeze.Machine.Boot;
 using Trapeze.Machine.Sbi;
 
@@ -46,7 +47,8 @@ public sealed class VirtMachine : IDisposable
         Bus.AddMemory(Dram, isDram: true);
 
         Harts = new Hart[config.Harts];
-        for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock);
+        if (config.Jit) Translator = new Translator(config.JitThreshold, config.JitSynchronous);
+        for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock) { Translator = Translator };
 
         Plic = new Plic(Harts);
         Clint = new Aclint(Harts, Clock);
@@ -69,6 +71,9 @@ public sealed class VirtMachine : IDisposable
     public GuestRam Dram { get; }
     public GuestRam Rom { get; }
     public Hart[] Harts { get; }
+
+    /// <summary>The tier-1 translator shared by the harts, or null with --no-jit.</summary>
+    public Translator? Translator { get; }
     public Plic Plic { get; }
     public Aclint Clint { get; }
     public Ns16550 Uart { get; }
@@ -248,6 +253,7 @@ public sealed class VirtMachine : IDisposable
         foreach (var h in Harts) h.RequestStop();
         JoinHarts();
         foreach (var h in Harts) h.Dispose();
+        Translator?.Dispose();
         Rtc.Dispose();
         Dram.Dispose();
         Rom.Dispose();

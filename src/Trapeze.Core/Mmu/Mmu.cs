@@ -19,14 +19,19 @@ public sealed unsafe partial class SoftMmu
 
     private readonly HartState* _s;
     private readonly Bus _bus;
-    private readonly TlbEntry[] _read = new TlbEntry[TlbSize];
-    private readonly TlbEntry[] _write = new TlbEntry[TlbSize];
-    private readonly TlbEntry[] _fetch = new TlbEntry[TlbSize];
+    // The three TLBs live in native memory, addressed from the hart state, so that translated code can
+    // run the hit path inline.
+    private readonly TlbEntry* _read;
+    private readonly TlbEntry* _write;
+    private readonly TlbEntry* _fetch;
     private int _watchGeneration;
     private int _idle;
 
-    /// <summary>Translation context for loads/stores and for fetches; part of every TLB tag.</summary>
-    public ulong DataCtx, FetchCtx;
+    /// <summary>Translation context for loads/stores; part of every TLB tag.</summary>
+    public ulong DataCtx => _s->DataCtx;
+
+    /// <summary>Translation context for fetches.</summary>
+    public ulong FetchCtx => _s->FetchCtx;
 
     /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses.</summary>
     public long PageWalks, MmioAccesses;
@@ -38,6 +43,12 @@ public sealed unsafe partial class SoftMmu
     {
         _s = state;
         _bus = bus;
+        _read = Allocate();
+        _write = Allocate();
+        _fetch = Allocate();
+        state->ReadTlb = _read;
+        state->WriteTlb = _write;
+        state->FetchTlb = _fetch;
         FlushAll();
         UpdateContext();
         bus.RegisterMmu(this);
@@ -58,7 +69,7 @@ public sealed unsafe partial class SoftMmu
     public void EnterIdle()
     {
         if (_idle != 0) return;
-        for (int i = 0; i < _write.Length; i++) _write[i].Tag = TlbEntry.Empty;
+        for (int i = 0; i < TlbSize; i++) _write[i].Tag = TlbEntry.Empty;
         Volatile.Write(ref _idle, 1);
     }
 
@@ -81,8 +92,8 @@ public sealed unsafe partial class SoftMmu
         Privilege dp = p;
         if (p == Privilege.Machine && (_s->Mstatus & Mstatus.Mprv) != 0)
             dp = (Privilege)((_s->Mstatus >> Mstatus.MppShift) & 3);
-        FetchCtx = Context(p, data: false);
-        DataCtx = Context(dp, data: true);
+        _s->FetchCtx = Context(p, data: false);
+        _s->DataCtx = Context(dp, data: true);
     }
 
     private ulong Context(Privilege p, bool data)
@@ -106,9 +117,9 @@ public sealed unsafe partial class SoftMmu
     {
         Fill(_read); Fill(_write); Fill(_fetch);
         _watchGeneration = Volatile.Read(ref _bus.WatchGeneration);
-        static void Fill(TlbEntry[] t)
+        static void Fill(TlbEntry* t)
         {
-            for (int i = 0; i < t.Length; i++) t[i].Tag = TlbEntry.Empty;
+            for (int i = 0; i < TlbSize; i++) t[i].Tag = TlbEntry.Empty;
         }
     }
 
@@ -135,7 +146,7 @@ public sealed unsafe partial class SoftMmu
     {
         int g = Volatile.Read(ref _bus.WatchGeneration);
         if (g == _watchGeneration) return;
-        for (int i = 0; i < _write.Length; i++)
+        for (int i = 0; i < TlbSize; i++)
         {
             ref TlbEntry e = ref _write[i];
             if (e.Tag == TlbEntry.Empty) continue;
@@ -156,7 +167,7 @@ public sealed unsafe partial class SoftMmu
         int synced = _watchGeneration;
         int g = Interlocked.Increment(ref _bus.WatchGeneration);
         ulong physPage = pa & PageMask;
-        for (int i = 0; i < _write.Length; i++)
+        for (int i = 0; i < TlbSize; i++)
             if (_write[i].PhysPage == physPage) _write[i].Tag = TlbEntry.Empty;
         if (synced == g - 1) Volatile.Write(ref _watchGeneration, g);
     }
@@ -172,8 +183,18 @@ public sealed unsafe partial class SoftMmu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref TlbEntry Slot(TlbEntry[] tlb, ulong va) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (nint)((va >> 12) & (TlbSize - 1)));
+    private static ref TlbEntry Slot(TlbEntry* tlb, ulong va) => ref tlb[(va >> 12) & (TlbSize - 1)];
+
+    private static TlbEntry* Allocate() =>
+        (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(TlbSize * sizeof(TlbEntry)), 64);
+
+    /// <summary>Frees the TLBs (the hart is being disposed).</summary>
+    public void Free()
+    {
+        NativeMemory.AlignedFree(_read);
+        NativeMemory.AlignedFree(_write);
+        NativeMemory.AlignedFree(_fetch);
+    }
 
     // ------------------------------------------------------------------ fast paths
 
@@ -407,7 +428,7 @@ public sealed unsafe partial class SoftMmu
     /// </summary>
     public bool Translate(ulong va, int size, AccessType type, out ulong pa)
     {
-        TlbEntry[] tlb = type switch { AccessType.Read => _read, AccessType.Write => _write, _ => _fetch };
+        TlbEntry* tlb = type switch { AccessType.Read => _read, AccessType.Write => _write, _ => _fetch };
         ulong ctx = type == AccessType.Fetch ? FetchCtx : DataCtx;
         ref TlbEntry e = ref Slot(tlb, va);
         if ((e.Tag & ~TlbEntry.SlowOnly) == (va & PageMask) && e.Ctx == ctx)
