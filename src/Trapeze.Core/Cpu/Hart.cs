@@ -166,9 +166,9 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
 
     /// <summary>WFI (Priv. spec 3.3.3): sleep until an interrupt is pending and enabled in mie, regardless of
     /// the global enables, or a timer deadline passes. The thread blocks; it never spins. Only enabled timers
-    /// set the deadline: a disabled one that is already due (mtimecmp = 0 from reset when no M-mode firmware
-    /// programs it) would otherwise make every sleep zero-length. Fences posted by other harts are carried
-    /// out meanwhile.</summary>
+    /// set the deadline: a masked one already due (OpenSBI leaves mtimecmp in the past, MTIE clear, once it
+    /// has handed a timer interrupt to S-mode) would otherwise make every sleep zero-length. Fences posted by
+    /// other harts are carried out meanwhile.</summary>
     private void WaitForInterrupt()
     {
         Stats.WfiSleeps++;
