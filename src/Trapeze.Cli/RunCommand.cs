@@ -9,11 +9,12 @@ public static class RunCommand
     public const string Help = """
         usage: trapeze run [options]
 
-        With no --kernel and no --bios, boots the default guest: Debian's riscv64 Linux kernel with a busybox
-        initramfs (built from Debian packages into ~/.cache/trapeze/guest on first use; $TRAPEZE_GUEST_DIR
-        overrides the place) and a shell on the console.
+        With no --kernel and no --bios (or --bios builtin), boots the default guest: Debian's riscv64 Linux
+        kernel with a busybox initramfs (built from Debian packages into ~/.cache/trapeze/guest on first use;
+        $TRAPEZE_GUEST_DIR overrides the place) and a shell on the console.
 
-          --bios FILE|none|builtin  M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin)
+          --bios FILE|none|builtin  M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin); builtin: the
+                                    monitor's own SBI v2.0, the kernel starts in S-mode at RAM + 2 MiB
           --kernel FILE             kernel or payload: Linux Image, ELF or raw binary (e.g. U-Boot)
           --initrd FILE             initial ramdisk
           --append TEXT             kernel command line
@@ -33,9 +34,10 @@ public static class RunCommand
         if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count > 0) throw new UsageException($"run: unexpected argument '{a.Positional[0]}'");
         var config = MachineOptions.Parse(a);
-        if (config.KernelPath == null && a.Value("bios") == null)
+        if (config.KernelPath == null && (a.Value("bios") == null || config.Firmware == FirmwareKind.Builtin))
         {
-            // No kernel and no firmware choice: boot the default Linux guest, as the README's first command does.
+            // No kernel and no firmware choice (or the built-in SBI, which needs a kernel): boot the default
+            // Linux guest, as the README's first command does.
             DefaultGuest.Ensure();
             config = config with
             {

@@ -20,7 +20,8 @@ public static class Statistics
                             $"interpreted blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0}), region runs {s.RegionRuns:N0}");
                 e.WriteLine($"  exits: exceptions {s.Exceptions:N0} (page faults {s.PageFaults:N0}, ecalls {s.Ecalls:N0}), " +
                             $"interrupts {s.Interrupts:N0}, csr {s.CsrAccesses:N0}, mmio {h.Mmu.MmioAccesses:N0}, " +
-                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0} (cache flushes {s.BlockCacheFlushes:N0}), page walks {h.Mmu.PageWalks:N0}");
+                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0} (cache flushes {s.BlockCacheFlushes:N0}), page walks {h.Mmu.PageWalks:N0}" +
+                            (machine.Sbi != null ? $", hypercalls {s.Hypercalls:N0}, remote fences {s.RemoteFences:N0}" : ""));
             }
         }
         if (machine.Translator is { } t)
@@ -29,6 +30,11 @@ public static class Statistics
             e.WriteLine($"translator: regions {j.RegionsCompiled:N0} ({j.InstructionsCompiled:N0} instructions, {j.CompileMilliseconds:F0} ms, of which RyuJIT {j.HostCompileMilliseconds:F0} ms), " +
                         $"requests {j.Requests:N0}, shared {j.SharedHits:N0}, discarded (code changed) {j.Discarded:N0}, " +
                         $"untranslatable {j.Untranslatable:N0}, failures {j.Failures:N0}");
+        }
+        if (machine.Sbi is { } sbi)
+        {
+            e.WriteLine($"sbi: {sbi.Statistics.Total:N0} hypercalls");
+            foreach (var (name, count) in sbi.Statistics.NonZero()) e.WriteLine($"  {name,-32} {count,14:N0}");
         }
     }
 }

@@ -7,6 +7,7 @@ using Trapeze.Devices.Rtc;
 using Trapeze.Devices.Serial;
 using Trapeze.Jit;
 using Trapeze.Machine.Boot;
+using Trapeze.Machine.Sbi;
 
 namespace Trapeze.Machine;
 
@@ -59,6 +60,8 @@ public sealed class VirtMachine : IDisposable
         Bus.AddDevice(ClintBase, Clint);
         Bus.AddDevice(PlicBase, Plic);
         Bus.AddDevice(UartBase, Uart);
+        if (config.Firmware == FirmwareKind.Builtin)
+            Sbi = new BuiltinSbi(Harts, Memory, new UartDebugConsole(Uart), RequestPower);
     }
 
     public MachineConfig Config { get; }
@@ -76,6 +79,9 @@ public sealed class VirtMachine : IDisposable
     public Ns16550 Uart { get; }
     public GoldfishRtc Rtc { get; }
     public SifiveTest Test { get; }
+
+    /// <summary>The monitor's own SBI with <c>--bios builtin</c>; null when firmware runs in M-mode.</summary>
+    public BuiltinSbi? Sbi { get; }
 
     /// <summary>The device tree given to the guest (also what <c>--dump-dtb</c> writes).</summary>
     public byte[] DeviceTree { get; private set; } = [];
@@ -102,6 +108,11 @@ public sealed class VirtMachine : IDisposable
             firmwarePlan.CheckFitsInRam(DramBase, Config.MemorySize);
             fwStart = firmwarePlan.LowAddress;
             fwEnd = firmwarePlan.HighAddress;
+        }
+        else if (Sbi != null)
+        {
+            // No firmware in RAM, but the kernel goes where it goes after OpenSBI (see BuiltinSbi.KernelOffset).
+            fwStart = fwEnd = DramBase + BuiltinSbi.KernelOffset;
         }
 
         // The device tree's size does not depend on addresses, so build it once to size it, then again.
@@ -136,6 +147,8 @@ public sealed class VirtMachine : IDisposable
         byte[] rom = BootRom.Build(start, layout.FdtAddress, kernelEntry);
         if (!Memory.TryLoad(BootRom.Base, rom)) throw new InvalidOperationException("boot ROM does not fit");
         ResetDevicesAndHarts();
+        // The built-in SBI does what firmware would have done by now: the harts never run the ROM.
+        Sbi?.PrepareHarts(kernelEntry, layout.FdtAddress);
     }
 
     private void ResetDevicesAndHarts()

@@ -71,6 +71,16 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
         _state->Mstatus = Mstatus.Xlen64;
         _mtimecmp = ulong.MaxValue;
         _stopRequested = false;
+        _parked = false;
+        _startRoutine = null;
+        lock (_fenceLock)
+        {
+            _fenceKinds = RemoteFence.None;
+            _fencePending = false;
+            _fenceDone = _fencePosted;
+            _fenceWaiters.Clear();
+        }
+        Mmu.LeaveIdle();
         Mmu.FlushAll();
         Mmu.UpdateContext();
         Blocks.Clear();
@@ -90,7 +100,8 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     {
         while (!_stopRequested)
         {
-            if (_state->Wfi != 0) WaitForInterrupt();
+            if (_parked) WaitWhileParked();
+            else if (_state->Wfi != 0) WaitForInterrupt();
             else ExecuteSlice();
         }
     }
@@ -149,25 +160,35 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     {
         UpdateTimers();
         Mmu.SyncWatches();
+        ServiceRequests();
         return _stopRequested;
     }
 
     /// <summary>WFI (Priv. spec 3.3.3): sleep until an interrupt is pending and enabled in mie, regardless of
-    /// the global enables, or a timer deadline passes. The thread blocks; it never spins.</summary>
+    /// the global enables, or a timer deadline passes. The thread blocks; it never spins. Only enabled timers
+    /// set the deadline: a masked one already due (OpenSBI leaves mtimecmp in the past, MTIE clear, once it
+    /// has handed a timer interrupt to S-mode) would otherwise make every sleep zero-length. Fences posted by
+    /// other harts are carried out meanwhile.</summary>
     private void WaitForInterrupt()
     {
         Stats.WfiSleeps++;
         while (!_stopRequested)
         {
+            ServiceRequests();
             UpdateTimers();
             if ((Volatile.Read(ref _state->Mip) & _state->Mie) != 0) break;
-            ulong deadline = Volatile.Read(ref _mtimecmp);
+            ulong deadline = (_state->Mie & Interrupt.Mtip) != 0 ? Volatile.Read(ref _mtimecmp) : ulong.MaxValue;
             if ((_state->Menvcfg & MenvcfgStce) != 0 && (_state->Mie & Interrupt.Stip) != 0)
                 deadline = Math.Min(deadline, _state->Stimecmp);
             TimeSpan wait = Clock.Until(deadline);
             if (wait > TimeSpan.FromMilliseconds(250)) wait = TimeSpan.FromMilliseconds(250);
-            if (wait > TimeSpan.Zero) _wake.WaitOne(wait);
+            if (wait > TimeSpan.Zero)
+            {
+                Mmu.EnterIdle();
+                _wake.WaitOne(wait);
+            }
         }
+        Mmu.LeaveIdle();
         _state->Wfi = 0;
     }
 
@@ -266,4 +287,10 @@ public sealed class HartStatistics
 {
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
         FenceI, SfenceVma, BlockCacheFlushes, RegionRuns, TranslatedInstructions;
+
+    /// <summary>ECALLs answered by the monitor (built-in SBI): hypercall exits.</summary>
+    public long Hypercalls;
+
+    /// <summary>Fence requests from other harts carried out (SBI RFENCE).</summary>
+    public long RemoteFences;
 }

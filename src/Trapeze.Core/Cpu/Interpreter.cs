@@ -61,12 +61,18 @@ public sealed unsafe partial class Hart
         }
     }
 
-    /// <summary>Runs at most <paramref name="maxBlocks"/> blocks (tests, lockstep, the bare-metal runner).</summary>
+    /// <summary>Runs at most <paramref name="maxBlocks"/> blocks (tests, lockstep, the bare-metal runner). Returns
+    /// early when the hart stalls in WFI or is parked without a start pending.</summary>
     public void Step(int maxBlocks)
     {
         HartState* s = _state;
         for (int i = 0; i < maxBlocks && !_stopRequested; i++)
         {
+            if (_parked)
+            {
+                ServiceRequests();
+                if (!TryApplyStart()) return;
+            }
             if (s->Wfi != 0)
             {
                 UpdateTimers();

@@ -26,10 +26,17 @@ public sealed unsafe partial class Hart
                 return;
             case Op.Ecall:
                 Stats.Ecalls++;
-                if (s->Priv == Privilege.Supervisor && SupervisorEcallHandler != null && SupervisorEcallHandler(this))
+                if (s->Priv == Privilege.Supervisor && SupervisorEcallHandler is { } handler)
                 {
-                    Retire(d);
-                    return;
+                    _ecallRedirected = false;
+                    if (handler(this))
+                    {
+                        Stats.Hypercalls++;
+                        // A handler that moved the hart (StartSupervisor, Park) has set pc already.
+                        if (_ecallRedirected) s->Retired++;
+                        else Retire(d);
+                        return;
+                    }
                 }
                 RaiseException(s->Priv switch
                 {
@@ -126,7 +133,7 @@ public sealed unsafe partial class Hart
     /// FENCE.I (Unpriv. spec chapter 5): stores that happened before must be visible to this hart's fetches.
     /// Stores to code pages already made their blocks stale; the only ones that may not have are stores
     /// through another hart's write TLB entry made before the page held code — unless every hart has
-    /// synchronised its write TLB since the last page was marked, the cache is emptied.
+    /// synchronised its write TLB since the last page was marked, or sleeps with it empty, the cache is emptied.
     /// </summary>
     private void FenceI()
     {
@@ -134,7 +141,7 @@ public sealed unsafe partial class Hart
         int g = Volatile.Read(ref Bus.WatchGeneration);
         foreach (var mmu in Bus.Mmus)
         {
-            if (g - mmu.SyncedGeneration > 0)
+            if (g - mmu.SyncedGeneration > 0 && !mmu.Idle)
             {
                 Blocks.Clear();
                 Stats.BlockCacheFlushes++;

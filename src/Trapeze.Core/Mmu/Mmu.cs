@@ -25,6 +25,7 @@ public sealed unsafe partial class SoftMmu
     private readonly TlbEntry* _write;
     private readonly TlbEntry* _fetch;
     private int _watchGeneration;
+    private int _idle;
 
     /// <summary>Translation context for loads/stores; part of every TLB tag.</summary>
     public ulong DataCtx => _s->DataCtx;
@@ -56,6 +57,29 @@ public sealed unsafe partial class SoftMmu
     public int SyncedGeneration => Volatile.Read(ref _watchGeneration);
 
     public Bus Bus => _bus;
+
+    /// <summary>True while the hart sleeps (WFI, parked) with an empty write TLB: it cannot store through an
+    /// entry older than a page's marking, so it counts as in sync at every generation and FENCE.I on another
+    /// hart need not empty its cache on its account.</summary>
+    public bool Idle => Volatile.Read(ref _idle) != 0;
+
+    /// <summary>Before the hart's thread sleeps: empties the write TLB and declares the hart idle.</summary>
+    public void EnterIdle()
+    {
+        if (_idle != 0) return;
+        for (int i = 0; i < TlbSize; i++) _write[i].Tag = TlbEntry.Empty;
+        Volatile.Write(ref _idle, 1);
+    }
+
+    /// <summary>When the hart wakes. The flag is cleared with a full fence before the generation is read, so a
+    /// hart marking a page meanwhile either sees this one busy or is seen by it (the empty write TLB then
+    /// refills from the page flags as they are now).</summary>
+    public void LeaveIdle()
+    {
+        if (_idle == 0) return;
+        Interlocked.Exchange(ref _idle, 0);
+        Volatile.Write(ref _watchGeneration, Volatile.Read(ref _bus.WatchGeneration));
+    }
 
     // ------------------------------------------------------------------ context and flushing
 

@@ -188,6 +188,30 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
         }
     }
 
+    /// <summary>Sends bytes to the output sink as if transmitted, in order with the guest's THR writes (the
+    /// SBI debug console shares this line). Callable from any thread.</summary>
+    public void WriteOutput(ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            foreach (byte b in data) _output(b);
+        }
+    }
+
+    /// <summary>Takes host input the guest has not read through the registers: the receive FIFO first, then the
+    /// backlog (the SBI debug console reads this line too). Returns the number of bytes taken; never blocks.
+    /// Callable from any thread.</summary>
+    public int TakeInput(Span<byte> destination)
+    {
+        lock (_lock)
+        {
+            int n = 0;
+            while (n < destination.Length && _rxCount > 0) destination[n++] = ReceiveByte();
+            if (n > 0) UpdateIrq();
+            return n;
+        }
+    }
+
     public bool Read(ulong offset, int size, out ulong value)
     {
         value = 0;

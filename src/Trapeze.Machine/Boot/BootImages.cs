@@ -17,8 +17,6 @@ public sealed record BootImages(BootFile? Firmware, KernelImage? Kernel, BootFil
                     $"no firmware given and Debian's OpenSBI is not installed ({path}); install the opensbi package or use --bios none");
             firmware = ReadFile(path, "firmware");
         }
-        else if (config.Firmware == FirmwareKind.Builtin)
-            throw new MachineConfigException("--bios builtin is not available yet: use Debian's OpenSBI (the default) or --bios FILE");
 
         KernelImage? kernel = null;
         if (config.KernelPath != null)
@@ -29,6 +27,8 @@ public sealed record BootImages(BootFile? Firmware, KernelImage? Kernel, BootFil
         BootFile? initrd = config.InitrdPath != null ? ReadFile(config.InitrdPath, "initrd") : null;
         if (initrd != null && kernel == null)
             throw new MachineConfigException("--initrd needs --kernel");
+        if (config.Firmware == FirmwareKind.Builtin && kernel == null)
+            throw new MachineConfigException("--bios builtin needs --kernel: the built-in SBI enters a kernel in S-mode");
         return new BootImages(firmware, kernel, initrd);
     }
 
