@@ -17,13 +17,14 @@ public static class RunCommand
           --smp N                   number of harts (default 1)
           --dump-dtb FILE           write the generated device tree and exit
           --stats                   print execution statistics on exit
-
+        """ + "\n" + MachineOptions.DeviceHelp + "\n\n" + """
         Console: Ctrl-A x quits, Ctrl-A h helps.
+
         """;
 
     public static int Execute(string[] args)
     {
-        var a = new ArgReader("run", args, MachineOptions.Valued, ["stats", "help"]);
+        var a = new ArgReader("run", args, MachineOptions.Valued, [.. MachineOptions.Flags, "stats", "help"]);
         if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
         if (a.Positional.Count > 0) throw new UsageException($"run: unexpected argument '{a.Positional[0]}'");
         var config = MachineOptions.Parse(a);
@@ -39,7 +40,7 @@ public static class RunCommand
         }
 
         using var input = new TerminalInput(
-            data => machine.Uart.EnqueueInput(data),
+            data => machine.EnqueueConsoleInput(data),
             () => machine.RequestPower(new Devices.Power.PowerRequest(Devices.Power.PowerRequestKind.PowerOff, 0)),
             msg => { console.Flush(); Console.Error.Write(msg); });
         input.Start();
