@@ -52,6 +52,7 @@ internal sealed class DeviceWorker(Action<ulong> process) : IThreadPoolWorkItem
     public bool WaitForIdle(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
+        var spinner = new SpinWait();
         while (true)
         {
             if (IsIdle)
@@ -60,7 +61,7 @@ internal sealed class DeviceWorker(Action<ulong> process) : IThreadPoolWorkItem
                 if (IsIdle) return true;
             }
             if (DateTime.UtcNow >= deadline) return false;
-            Thread.Sleep(1);
+            spinner.SpinOnce();
         }
     }
 
