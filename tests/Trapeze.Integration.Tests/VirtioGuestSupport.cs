@@ -90,6 +90,7 @@ public sealed class VirtioGuestImage : IDisposable
         phase=$(arg vt)
         echo "VT phase $phase stdout=$(readlink /proc/$$/fd/1)"
         echo "VT rng_current $(cat /sys/class/misc/hw_random/rng_current 2>&1)"
+        echo "VT features $(for d in /sys/bus/virtio/devices/*; do echo "$(cat $d/device):$(cat $d/features)"; done | tr '\n' ' ')"
         echo "VT hwrng $(head -c 32 /dev/hwrng | od -An -tx1 | tr -d ' \n')"
         i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
         echo "VT vda serial=$(cat /sys/block/vda/serial 2>&1) ro=$(cat /sys/block/vda/ro)"

@@ -53,6 +53,14 @@ public sealed class VirtioLinuxTests(VirtioGuestImage guest, ITestOutputHelper o
             Assert.Equal(64, hwrng.Length);
             Assert.NotEqual(new string('0', 64), hwrng);
             Assert.Equal("VT vda serial=trapeze-vda ro=0", vm.Line("VT vda"));
+            // Linux took the ring features, so its traffic went through indirect tables and event indices.
+            string[] devices = vm.Line("VT features")["VT features ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(["0x0002", "0x0002", "0x0003", "0x0004"], devices.Select(d => d.Split(':')[0]).Order());
+            foreach (string d in devices)
+            {
+                string bits = d.Split(':')[1];
+                Assert.True(bits[28] == '1' && bits[29] == '1' && bits[32] == '1', $"features of {d}");
+            }
             Assert.Equal("VT seed seeded by the host", vm.Line("VT seed"));
             Assert.Equal($"VT vdb ro=1 sectors=2048 sha={roSha}", vm.Line("VT vdb ro"));
             Assert.Equal("VT vdb write refused", vm.Line("VT vdb write"));
