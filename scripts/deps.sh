@@ -4,8 +4,8 @@
 #   scripts/deps.sh run      only what booting the default firmware needs
 set -euo pipefail
 case "${1:-all}" in
-  run) pkgs="opensbi u-boot-qemu" ;;
-  all) pkgs="opensbi u-boot-qemu gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf device-tree-compiler qemu-system-misc util-linux python3 e2fsprogs" ;;
+  run) pkgs="opensbi u-boot-qemu cpio kmod xz-utils gzip file" ;;
+  all) pkgs="opensbi u-boot-qemu cpio kmod xz-utils gzip file gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf device-tree-compiler qemu-system-misc util-linux python3 e2fsprogs" ;;
   *) echo "usage: scripts/deps.sh [run|all]" >&2; exit 2 ;;
 esac
 missing=""

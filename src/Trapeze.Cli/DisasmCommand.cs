@@ -19,7 +19,7 @@ public static class DisasmCommand
     public static int Execute(string[] args)
     {
         var a = new ArgReader("disasm", args, ["base", "start", "count"], ["help"]);
-        if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
+        if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count != 1) throw new UsageException("disasm: expected exactly one file");
         string path = a.Positional[0];
         byte[] bytes;
@@ -46,7 +46,7 @@ public static class DisasmCommand
             segments = RawImage.CreateLoadPlan(Path.GetFileName(path), bytes, b).Segments;
         }
 
-        var w = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+        var w = new StreamWriter(HostStreams.OpenStdout()) { AutoFlush = false };
         foreach (var seg in segments)
         {
             var data = seg.Data.Span;

@@ -5,9 +5,10 @@ namespace Trapeze.Cli;
 /// <summary>The machine options shared by commands that boot a VM.</summary>
 public static class MachineOptions
 {
-    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "disk", "device", "console"];
+    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "disk", "device", "console"];
 
-    public static readonly string[] Flags = ["nodefaults"];
+    /// <summary>Flags every machine-booting command accepts.</summary>
+    public static readonly string[] Flags = ["no-jit", "nodefaults"];
 
     public const string DeviceHelp = """
           --disk FILE[,format=raw][,readonly=on][,serial=STR]
@@ -42,94 +43,18 @@ public static class MachineOptions
         if (a.Value("append") is { } ap) config = config with { BootArgs = ap };
         if (a.Value("mem") is { } m) config = config with { MemorySize = ArgReader.ParseSize("mem", m) };
         if (a.Value("smp") is { } s) config = config with { Harts = ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) };
+        if (a.Flag("no-jit")) config = config with { Jit = false };
+        if (a.Value("jit-threshold") is { } jt) config = config with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
         if (config.MemorySize % 4096 != 0) throw new UsageException("--mem: size must be a multiple of 4 KiB");
         return ParseDevices(a, config);
     }
 
-    private static MachineConfig ParseDevices(ArgReader a, MachineConfig config)
-    {
-        var disks = a.Values("disk").Select(ParseDisk).ToList();
-        var devices = a.Values("device").Select(ParseDevice).ToList();
-        ConsoleDevice input = a.Value("console") switch
-        {
-            null => ConsoleFromBootArgs(config.BootArgs),
-            "ttyS0" => ConsoleDevice.Serial,
-            "hvc0" => ConsoleDevice.Virtio,
-            var other => throw new UsageException($"--console: '{other}' is not ttyS0 or hvc0"),
-        };
-        if (!a.Flag("nodefaults"))
-        {
-            int free = MachineConfig.VirtioSlots - disks.Count - devices.Count;
-            if (input == ConsoleDevice.Virtio && !devices.Contains(VirtioDeviceKind.Console) && free-- > 0)
-                devices.Add(VirtioDeviceKind.Console);
-            if (!devices.Contains(VirtioDeviceKind.Rng) && free-- > 0) devices.Add(VirtioDeviceKind.Rng);
-        }
-        if (input == ConsoleDevice.Virtio && !devices.Contains(VirtioDeviceKind.Console))
-            throw new UsageException("the input console is hvc0 but the machine has no virtio-console (add --device virtio-console)");
-        return config with { Disks = disks, VirtioDevices = devices, InputConsole = input };
-    }
-
-    /// <summary>Linux's /dev/console is the last console= on its command line.</summary>
-    public static ConsoleDevice ConsoleFromBootArgs(string? bootArgs)
-    {
-        string? last = null;
-        foreach (string word in (bootArgs ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            if (word.StartsWith("console=", StringComparison.Ordinal)) last = word["console=".Length..];
-        return last != null && last.StartsWith("hvc", StringComparison.Ordinal) ? ConsoleDevice.Virtio : ConsoleDevice.Serial;
-    }
-
-    private static VirtioDeviceKind ParseDevice(string text) => text switch
-    {
-        "virtio-rng" or "virtio-rng-device" => VirtioDeviceKind.Rng,
-        "virtio-console" or "virtconsole" => VirtioDeviceKind.Console,
-        _ => throw new UsageException($"--device: '{text}' is not a device (devices: virtio-rng, virtio-console)"),
-    };
-
-    /// <summary>Parses <c>FILE[,format=raw][,readonly=on|off][,serial=STR]</c>; a comma in the file name
-    /// is written twice, as in QEMU's option syntax.</summary>
-    public static DiskConfig ParseDisk(string text)
-    {
-        List<string> parts = SplitOptions(text);
-        string path = parts[0];
-        if (path.Length == 0) throw new UsageException($"--disk '{text}': no image file");
-        var disk = new DiskConfig(path);
-        foreach (string part in parts.Skip(1))
-        {
-            int eq = part.IndexOf('=');
-            string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
-            disk = key switch
-            {
-                "format" when value == "raw" => disk with { Format = value },
-                "format" => throw new UsageException($"--disk: format '{value}' is not supported (raw only)"),
-                "readonly" => disk with { ReadOnly = ParseSwitch(value) },
-                "serial" => disk with { Serial = value },
-                _ => throw new UsageException($"--disk: unknown option '{key}' (options: format, readonly, serial)"),
-            };
-        }
-        return disk;
-    }
-
-    private static bool ParseSwitch(string value) => value switch
-    {
-        "on" or "yes" or "true" or "" => true,
-        "off" or "no" or "false" => false,
-        _ => throw new UsageException($"--disk: readonly={value} is not on or off"),
-    };
-
-    private static List<string> SplitOptions(string text)
-    {
-        var parts = new List<string>();
-        var current = new System.Text.StringBuilder();
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (text[i] != ',') { current.Append(text[i]); continue; }
-            if (i + 1 < text.Length && text[i + 1] == ',') { current.Append(','); i++; continue; }
-            parts.Add(current.ToString());
-            current.Clear();
-        }
-        parts.Add(current.ToString());
-        return parts;
-    }
+    private static MachineConfig ParseDevices(ArgReader a, MachineConfig config) =>
+        VirtioOptions.WithDevices(config,
+            a.Values("disk").Select(VirtioOptions.ParseDisk),
+            a.Values("device").Select(VirtioOptions.ParseDevice),
+            a.Value("console") is { } console ? VirtioOptions.ParseConsole(console) : null,
+            defaults: !a.Flag("nodefaults"));
 
     public static void DumpDtbIfAsked(ArgReader a, VirtMachine machine)
     {

@@ -24,7 +24,7 @@ public static class Program
             if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
             {
                 if (args.Length > 1) return Main([args[1], "--help"]);
-                Console.Out.Write(Usage);
+                HostStreams.Out.Write(Usage);
                 return args.Length == 0 ? 2 : 0;
             }
             string[] rest = args[1..];
@@ -42,21 +42,21 @@ public static class Program
         catch (BootImageException e) { return Fail(e.Message); }
         catch (MachineFailureException e)
         {
-            Console.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
+            HostStreams.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
             return 70;
         }
     }
 
     private static int Version()
     {
-        Console.WriteLine($"trapeze {typeof(Program).Assembly.GetName().Version} (RV64GC, virt board)");
+        HostStreams.Out.WriteLine($"trapeze {typeof(Program).Assembly.GetName().Version} (RV64GC, virt board)");
         return 0;
     }
 
     /// <summary>A user error: one line on stderr, exit code 2.</summary>
     public static int Fail(string message)
     {
-        Console.Error.WriteLine($"trapeze: {message}");
+        HostStreams.Error.WriteLine($"trapeze: {message}");
         return 2;
     }
 }

@@ -9,6 +9,10 @@ public static class RunCommand
     public const string Help = """
         usage: trapeze run [options]
 
+        With no --kernel and no --bios, boots the default guest: Debian's riscv64 Linux kernel with a busybox
+        initramfs (built from Debian packages into ~/.cache/trapeze/guest on first use; $TRAPEZE_GUEST_DIR
+        overrides the place) and a shell on the console.
+
           --bios FILE|none|builtin  M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin)
           --kernel FILE             kernel or payload: Linux Image, ELF or raw binary (e.g. U-Boot)
           --initrd FILE             initial ramdisk
@@ -17,6 +21,8 @@ public static class RunCommand
           --smp N                   number of harts (default 1)
           --dump-dtb FILE           write the generated device tree and exit
           --stats                   print execution statistics on exit
+          --no-jit                  interpret only (no binary translation)
+          --jit-threshold N         executions before a block is translated (default 4000)
         """ + "\n" + MachineOptions.DeviceHelp + "\n\n" + """
         Console: Ctrl-A x quits, Ctrl-A h helps.
 
@@ -25,11 +31,22 @@ public static class RunCommand
     public static int Execute(string[] args)
     {
         var a = new ArgReader("run", args, MachineOptions.Valued, [.. MachineOptions.Flags, "stats", "help"]);
-        if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
+        if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count > 0) throw new UsageException($"run: unexpected argument '{a.Positional[0]}'");
         var config = MachineOptions.Parse(a);
+        if (config.KernelPath == null && a.Value("bios") == null)
+        {
+            // No kernel and no firmware choice: boot the default Linux guest, as the README's first command does.
+            DefaultGuest.Ensure();
+            config = config with
+            {
+                KernelPath = DefaultGuest.Kernel,
+                InitrdPath = DefaultGuest.Initrd,
+                BootArgs = config.BootArgs ?? "console=ttyS0",
+            };
+        }
 
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = HostStreams.OpenStdout();
         using var console = new ConsoleOutput(stdout);
         using var machine = new VirtMachine(config, console.Write);
         machine.Load();
@@ -42,7 +59,7 @@ public static class RunCommand
         using var input = new TerminalInput(
             data => machine.EnqueueConsoleInput(data),
             () => machine.RequestPower(new Devices.Power.PowerRequest(Devices.Power.PowerRequestKind.PowerOff, 0)),
-            msg => { console.Flush(); Console.Error.Write(msg); });
+            msg => { console.Flush(); HostStreams.Error.Write(msg); });
         input.Start();
         var started = DateTime.UtcNow;
         int code = machine.Run();

@@ -16,23 +16,30 @@ public static class RunElfCommand
           --smp N           number of harts (default 1)
           --timeout SEC     give up after SEC seconds (default 60; exit code 124)
           --trace-traps     print every exception taken, with the faulting instruction
+          --stats           print execution statistics on exit
+          --no-jit          interpret only (no binary translation)
 
         Exit code: 0 when the program writes 1 to tohost, n when it writes (n << 1) | 1.
         """;
 
     public static int Execute(string[] args)
     {
-        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout"], ["help", "trace-traps", "stats"]);
-        if (a.Flag("help")) { Console.Out.Write(Help); return 0; }
+        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout", "jit-threshold"], [.. MachineOptions.Flags, "help", "trace-traps", "stats"]);
+        if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count != 1) throw new UsageException("run-elf: expected exactly one ELF file (see 'trapeze run-elf --help')");
         string path = a.Positional[0];
         int timeout = a.Value("timeout") is { } t ? ArgReader.ParseInt("timeout", t, 1, 86400) : 60;
 
         ulong memory = a.Value("mem") is { } m ? ArgReader.ParseSize("mem", m) : MachineConfig.DefaultMemory;
         int harts = a.Value("smp") is { } s ? ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) : 1;
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = HostStreams.OpenStdout();
         using var console = new ConsoleOutput(stdout);
-        var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write);
+        var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write, c =>
+        {
+            if (a.Flag("no-jit")) c = c with { Jit = false };
+            if (a.Value("jit-threshold") is { } jt) c = c with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
+            return c;
+        });
         using var _ = machine;
         if (a.Flag("trace-traps"))
             foreach (var h in machine.Harts)
@@ -48,27 +55,27 @@ public static class RunElfCommand
         if (a.Flag("stats")) Statistics.Print(machine, DateTime.UtcNow - started);
         if (cts.IsCancellationRequested && htif.ExitValue == null)
         {
-            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: no result after {timeout} s");
+            HostStreams.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: no result after {timeout} s");
             DumpHarts(machine);
             return BareMetal.TimeoutExitCode;
         }
         if (htif.ExitValue is { } v && v != 0)
-            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: FAIL test {v}");
+            HostStreams.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: FAIL test {v}");
         else if (htif.ExitValue == null)
-            Console.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: stopped without a result (exit {code})");
+            HostStreams.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: stopped without a result (exit {code})");
         return code;
     }
 
     private static unsafe void TraceTrap(Hart h, ExceptionCause cause, ulong tval)
     {
         ulong pc = h.State->Pc;
-        Console.Error.WriteLine($"hart{h.HartId}: {cause} tval=0x{tval:x} at pc=0x{pc:x} ({h.State->Priv}) {DescribeAt(h, pc)}");
+        HostStreams.Error.WriteLine($"hart{h.HartId}: {cause} tval=0x{tval:x} at pc=0x{pc:x} ({h.State->Priv}) {DescribeAt(h, pc)}");
     }
 
     private static unsafe void TraceInterrupt(Hart h, int irq)
     {
         HartState* s = h.State;
-        Console.Error.WriteLine($"hart{h.HartId}: interrupt {irq} at pc=0x{s->Pc:x} ({s->Priv}) mstatus=0x{s->Mstatus:x} mie=0x{s->Mie:x} mip=0x{s->Mip:x}");
+        HostStreams.Error.WriteLine($"hart{h.HartId}: interrupt {irq} at pc=0x{s->Pc:x} ({s->Priv}) mstatus=0x{s->Mstatus:x} mie=0x{s->Mie:x} mip=0x{s->Mip:x}");
     }
 
     /// <summary>The instruction at a guest virtual address, disassembled, for diagnostics.</summary>
@@ -86,13 +93,13 @@ public static class RunElfCommand
         foreach (var h in machine.Harts)
         {
             HartState* s = h.State;
-            Console.Error.WriteLine($"hart{h.HartId}: pc=0x{s->Pc:x} priv={s->Priv} retired={s->Retired} mcause=0x{s->Mcause:x} mepc=0x{s->Mepc:x} mtval=0x{s->Mtval:x}");
-            Console.Error.WriteLine($"  at pc: {DescribeAt(h, s->Pc)}");
+            HostStreams.Error.WriteLine($"hart{h.HartId}: pc=0x{s->Pc:x} priv={s->Priv} retired={s->Retired} mcause=0x{s->Mcause:x} mepc=0x{s->Mepc:x} mtval=0x{s->Mtval:x}");
+            HostStreams.Error.WriteLine($"  at pc: {DescribeAt(h, s->Pc)}");
             for (int r = 1; r < 32; r += 4)
             {
                 var line = "";
                 for (int k = r; k < r + 4 && k < 32; k++) line += $" {Disassembler.XReg(k),4}=0x{s->X[k]:x16}";
-                Console.Error.WriteLine(" " + line);
+                HostStreams.Error.WriteLine(" " + line);
             }
         }
     }

@@ -7,7 +7,7 @@ public static class Statistics
 {
     public static void Print(VirtMachine machine, TimeSpan elapsed)
     {
-        var e = Console.Error;
+        var e = HostStreams.Error;
         e.WriteLine($"\r\n--- trapeze statistics ({elapsed.TotalSeconds:F2} s) ---");
         foreach (var h in machine.Harts)
         {
@@ -16,11 +16,19 @@ public static class Statistics
                 ulong retired = h.State->Retired;
                 var s = h.Stats;
                 e.WriteLine($"hart{h.HartId}: instructions {retired:N0} ({retired / Math.Max(elapsed.TotalSeconds, 1e-9) / 1e6:F1} MIPS), " +
-                            $"blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0})");
+                            $"translated {s.TranslatedInstructions:N0} ({100.0 * s.TranslatedInstructions / Math.Max(retired, 1):F1}%), " +
+                            $"interpreted blocks {s.Blocks:N0} (decoded {s.BlocksDecoded:N0}), region runs {s.RegionRuns:N0}");
                 e.WriteLine($"  exits: exceptions {s.Exceptions:N0} (page faults {s.PageFaults:N0}, ecalls {s.Ecalls:N0}), " +
                             $"interrupts {s.Interrupts:N0}, csr {s.CsrAccesses:N0}, mmio {h.Mmu.MmioAccesses:N0}, " +
-                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0}, page walks {h.Mmu.PageWalks:N0}");
+                            $"wfi {s.WfiSleeps:N0}, sfence.vma {s.SfenceVma:N0}, fence.i {s.FenceI:N0} (cache flushes {s.BlockCacheFlushes:N0}), page walks {h.Mmu.PageWalks:N0}");
             }
+        }
+        if (machine.Translator is { } t)
+        {
+            var j = t.Stats;
+            e.WriteLine($"translator: regions {j.RegionsCompiled:N0} ({j.InstructionsCompiled:N0} instructions, {j.CompileMilliseconds:F0} ms, of which RyuJIT {j.HostCompileMilliseconds:F0} ms), " +
+                        $"requests {j.Requests:N0}, shared {j.SharedHits:N0}, discarded (code changed) {j.Discarded:N0}, " +
+                        $"untranslatable {j.Untranslatable:N0}, failures {j.Failures:N0}");
         }
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Trapeze.Cli;
 
 /// <summary>
@@ -13,7 +11,7 @@ public sealed class TerminalInput : IDisposable
     private readonly Action<ReadOnlySpan<byte>> _deliver;
     private readonly Action _quit;
     private readonly Action<string> _message;
-    private string? _savedMode;
+    private byte[]? _savedMode;
     private Thread? _reader;
 
     public TerminalInput(Action<ReadOnlySpan<byte>> deliver, Action quit, Action<string> message)
@@ -25,10 +23,9 @@ public sealed class TerminalInput : IDisposable
 
     public void Start()
     {
-        if (isatty(0) == 1)
+        if (HostTerminal.StdinIsTerminal)
         {
-            _savedMode = Stty("-g")?.Trim();
-            if (_savedMode != null) Stty("raw -echo");
+            _savedMode = HostTerminal.EnterRawMode();
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Restore();
         }
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = "console-in" };
@@ -37,17 +34,14 @@ public sealed class TerminalInput : IDisposable
 
     private void ReadLoop()
     {
-        // Read fd 0 directly: .NET's console stream on a terminal goes through its own line editor, which
-        // would hold keys back until Enter and echo them.
-        using var stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
         var buf = new byte[256];
         var outBuf = new byte[512];
         bool escape = false;
         while (true)
         {
             int n;
-            try { n = stdin.Read(buf, 0, buf.Length); }
-            catch (IOException) { return; }
+            // read(2) on fd 0 itself: .NET's console stream on a terminal is a line editor (see HostTerminal).
+            n = HostTerminal.ReadStdin(buf);
             if (n <= 0) return;
             int o = 0;
             for (int i = 0; i < n; i++)
@@ -84,30 +78,9 @@ public sealed class TerminalInput : IDisposable
 
     private void Restore()
     {
-        string? mode = Interlocked.Exchange(ref _savedMode, null);
-        if (mode != null) Stty(mode);
-    }
-
-    private static string? Stty(string args)
-    {
-        try
-        {
-            var psi = new ProcessStartInfo("stty") { RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi);
-            if (p == null) return null;
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
+        byte[]? mode = Interlocked.Exchange(ref _savedMode, null);
+        if (mode != null) HostTerminal.Restore(mode);
     }
 
     public void Dispose() => Restore();
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int isatty(int fd);
 }

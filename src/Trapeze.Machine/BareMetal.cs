@@ -29,7 +29,8 @@ public static class BareMetal
     }
 
     /// <summary>Creates and loads a machine for the program, with HTIF attached.</summary>
-    public static (VirtMachine Machine, Htif Htif) Prepare(string path, ulong memory, int harts, Action<byte> console)
+    public static (VirtMachine Machine, Htif Htif) Prepare(string path, ulong memory, int harts, Action<byte> console,
+        Func<MachineConfig, MachineConfig>? adjust = null)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -38,13 +39,14 @@ public static class BareMetal
             throw new MachineConfigException($"cannot read '{path}': {e.Message}");
         }
         var (tohost, fromhost) = FindHtif(path, bytes);
-        var machine = new VirtMachine(new MachineConfig
+        var config = new MachineConfig
         {
             Firmware = FirmwareKind.None,
             KernelPath = path,
             MemorySize = memory,
             Harts = harts,
-        }, console);
+        };
+        var machine = new VirtMachine(adjust != null ? adjust(config) : config, console);
         try
         {
             machine.Load();
@@ -59,11 +61,11 @@ public static class BareMetal
 
     /// <summary>Runs the program to its HTIF result or the time-out, collecting console output.</summary>
     public static BareMetalResult Run(string path, TimeSpan timeout, ulong memory = MachineConfig.DefaultMemory, int harts = 1,
-        Action<Hart>? configureHart = null)
+        Action<Hart>? configureHart = null, Func<MachineConfig, MachineConfig>? adjust = null)
     {
         var output = new System.Text.StringBuilder();
         void Console(byte b) { lock (output) output.Append((char)b); }
-        var (machine, htif) = Prepare(path, memory, harts, Console);
+        var (machine, htif) = Prepare(path, memory, harts, Console, adjust);
         using (machine)
         {
             if (configureHart != null) foreach (var h in machine.Harts) configureHart(h);

@@ -25,6 +25,15 @@ public sealed record MachineConfig
     public string? InitrdPath { get; init; }
     public string? BootArgs { get; init; }
 
+    /// <summary>Translate hot code (tier 1); false interprets only (--no-jit).</summary>
+    public bool Jit { get; init; } = true;
+
+    /// <summary>Executions before a block is translated.</summary>
+    public int JitThreshold { get; init; } = Trapeze.Jit.Translator.DefaultThreshold;
+
+    /// <summary>Translate on the hart's own thread at once (deterministic: tests and lockstep runs).</summary>
+    public bool JitSynchronous { get; init; }
+
     /// <summary>virtio-blk disks, in slot order (the first is the guest's vda).</summary>
     public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
 

@@ -10,6 +10,7 @@ using Trapeze.Devices.Virtio;
 using Trapeze.Devices.Virtio.Block;
 using Trapeze.Devices.Virtio.Console;
 using Trapeze.Devices.Virtio.Rng;
+using Trapeze.Jit;
 using Trapeze.Machine.Boot;
 
 namespace Trapeze.Machine;
@@ -58,7 +59,8 @@ public sealed class VirtMachine : IDisposable
         Bus.AddMemory(Dram, isDram: true);
 
         Harts = new Hart[config.Harts];
-        for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock);
+        if (config.Jit) Translator = new Translator(config.JitThreshold, config.JitSynchronous);
+        for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock) { Translator = Translator };
 
         Plic = new Plic(Harts);
         Clint = new Aclint(Harts, Clock);
@@ -166,6 +168,9 @@ public sealed class VirtMachine : IDisposable
     public GuestRam Dram { get; }
     public GuestRam Rom { get; }
     public Hart[] Harts { get; }
+
+    /// <summary>The tier-1 translator shared by the harts, or null with --no-jit.</summary>
+    public Translator? Translator { get; }
     public Plic Plic { get; }
     public Aclint Clint { get; }
     public Ns16550 Uart { get; }
@@ -366,6 +371,7 @@ public sealed class VirtMachine : IDisposable
         foreach (var h in Harts) h.RequestStop();
         JoinHarts();
         foreach (var h in Harts) h.Dispose();
+        Translator?.Dispose();
         // Device workers stop before the RAM they write into goes away.
         foreach (VirtioMmioTransport t in Virtio) t.Dispose();
         Rtc.Dispose();

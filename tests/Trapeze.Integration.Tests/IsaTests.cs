@@ -45,15 +45,24 @@ public sealed class IsaTests(IsaBuild build) : IClassFixture<IsaBuild>
         return data;
     }
 
+    /// <summary>On the interpreter alone (tier 0, the reference).</summary>
     [Theory]
     [MemberData(nameof(Programs))]
-    public void Passes(string name)
+    public void PassesInterpreted(string name) => Check(name, c => c with { Jit = false });
+
+    /// <summary>With every block translated the first time it runs (tier 1 for all code, compiled on the
+    /// hart's thread so the run is deterministic).</summary>
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public void PassesTranslated(string name) => Check(name, c => c with { Jit = true, JitThreshold = 1, JitSynchronous = true });
+
+    private void Check(string name, Func<MachineConfig, MachineConfig> mode)
     {
         // The tool-chain is a prerequisite of the test suite (.ci/run installs it): its absence is a failure.
         Assert.True(build.Error == null, build.Error);
         string elf = Path.Combine(build.OutDir, name + ".elf");
         Assert.True(File.Exists(elf), $"{name}.elf was not built");
-        var r = BareMetal.Run(elf, TimeSpan.FromSeconds(60));
+        var r = BareMetal.Run(elf, TimeSpan.FromSeconds(60), adjust: mode);
         Assert.False(r.TimedOut, $"{name}: no result within 60 s; console:\n{r.Console}");
         Assert.True(r.Passed, $"{name}: FAIL test {r.TestNumber}; console:\n{r.Console}");
     }

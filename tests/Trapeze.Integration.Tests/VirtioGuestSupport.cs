@@ -14,9 +14,7 @@ public sealed class VirtioGuestImage : IDisposable
 {
     public VirtioGuestImage()
     {
-        string cache = Environment.GetEnvironmentVariable("TRAPEZE_GUEST_CACHE") is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "trapeze", "guest");
+        string cache = CacheDirectory;
         Kernel = Path.Combine(cache, "Image");
         BaseInitrd = Path.Combine(cache, "initramfs.cpio.gz");
         WorkDir = Directory.CreateTempSubdirectory("trapeze-virtio-").FullName;
@@ -30,6 +28,14 @@ public sealed class VirtioGuestImage : IDisposable
         byte[] cpio = NewcArchive.Build([("virtio-test.sh", 0x81ed, Encoding.ASCII.GetBytes(GuestScript.Replace("\r\n", "\n")))]);
         gzip.Write(cpio);
     }
+
+    /// <summary>Where the guest is built: $TRAPEZE_GUEST_CACHE, else where <c>trapeze run</c> keeps its default
+    /// guest ($TRAPEZE_GUEST_DIR, else $XDG_CACHE_HOME or ~/.cache, then trapeze/guest), so they share it.</summary>
+    public static string CacheDirectory =>
+        Environment.GetEnvironmentVariable("TRAPEZE_GUEST_CACHE") is { Length: > 0 } c ? c
+        : Environment.GetEnvironmentVariable("TRAPEZE_GUEST_DIR") is { Length: > 0 } d ? d
+        : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "trapeze", "guest");
 
     public string Kernel { get; }
     public string BaseInitrd { get; }

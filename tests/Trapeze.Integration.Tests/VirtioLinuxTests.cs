@@ -19,12 +19,10 @@ public sealed class VirtioLinuxTests(VirtioGuestImage guest, ITestOutputHelper o
 {
     private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(300);
 
-    [Fact]
+    [HostFact(Needs.OpenSbi | Needs.E2fsprogs)]
     public void Ext4_rng_hvc0_and_durable_writes_across_two_boots()
     {
         Assert.True(guest.Error == null, guest.Error);
-        foreach (string tool in new[] { "mkfs.ext4", "debugfs", "e2fsck" })
-            Assert.True(Host.Find(tool) != null, $"{tool} not found (Debian package e2fsprogs; scripts/deps.sh installs it)");
 
         string dir = guest.WorkDir;
         string seed = Path.Combine(dir, "seed");
@@ -94,10 +92,9 @@ public sealed class VirtioLinuxTests(VirtioGuestImage guest, ITestOutputHelper o
         Host.Run("e2fsck", "-f", "-n", disk).AssertExit(0);
     }
 
-    [Fact]
+    [HostFact(Needs.OpenSbi | Needs.Qemu)]
     public void Virtio_slots_in_the_device_tree_match_qemu_virt()
     {
-        Assert.True(Host.Find("qemu-system-riscv64") != null, "qemu-system-riscv64 not found (Debian package qemu-system-misc)");
         string path = Path.Combine(guest.WorkDir, "qemu-virt.dtb");
         Host.Run("qemu-system-riscv64", "-M", $"virt,dumpdtb={path}", "-m", "512M", "-nographic", "-nodefaults").AssertExit(0);
         FdtNode qemuSoc = FdtReader.Parse(File.ReadAllBytes(path)).Root.Find("/soc")!;
@@ -176,16 +173,8 @@ internal sealed class TrapezeProcess : IDisposable
 
     public static TrapezeProcess Start(ITestOutputHelper log, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "trapeze.dll"));
-        foreach (string a in args) psi.ArgumentList.Add(a);
+        ProcessStartInfo psi = TrapezeCli.StartInfo(args);
+        psi.StandardOutputEncoding = Encoding.UTF8;
         var p = new Process { StartInfo = psi };
         var t = new TrapezeProcess(p, log);
         p.OutputDataReceived += (_, e) =>
@@ -279,43 +268,12 @@ internal sealed class TrapezeProcess : IDisposable
     }
 }
 
-/// <summary>Host tools (e2fsprogs, QEMU).</summary>
+/// <summary>Host tools (e2fsprogs, QEMU), found as <see cref="HostPrerequisites"/> finds them.</summary>
 internal static class Host
 {
-    public sealed record Result(int ExitCode, string Stdout, string Stderr)
-    {
-        public void AssertExit(int expected) =>
-            Assert.True(ExitCode == expected, $"exit {ExitCode}, expected {expected}\n{Stdout}\n{Stderr}");
-    }
+    public static ProcessResult Run(string tool, params string[] args) =>
+        ProcessRunner.RunTool(HostPrerequisites.FindTool(tool) ?? tool, args);
 
-    public static string? Find(string tool)
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/sbin"]))
-        {
-            string candidate = Path.Combine(dir, tool);
-            if (dir.Length > 0 && File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    public static Result Run(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo(Find(tool) ?? tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            p.Kill();
-            Assert.Fail($"{tool} did not finish within 2 minutes");
-        }
-        p.WaitForExit();
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public static void AssertExit(this ProcessResult result, int expected) =>
+        Assert.True(result.ExitCode == expected, $"expected exit {expected}: {result}");
 }

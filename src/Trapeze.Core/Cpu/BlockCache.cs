@@ -18,6 +18,12 @@ public sealed class Block(ulong physPc, DecodedInsn[] insns, GuestRam? region = 
     public uint Generation { get; } = generation;
 
     public bool IsCurrent => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
+
+    /// <summary>The translation of the region starting here, once tier 1 has made it.</summary>
+    public volatile CompiledRegion? Compiled;
+
+    /// <summary>Set when translation was requested (or refused), so it is asked for once.</summary>
+    public volatile bool TranslationRequested;
 }
 
 /// <summary>

@@ -61,7 +61,11 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     /// <summary>Puts the hart in its reset state (Priv. spec 3.4): M-mode, MIE = MPRV = 0, pc = reset vector.</summary>
     public void Reset(ulong resetVector)
     {
+        Mmu.TlbEntry* read = _state->ReadTlb, write = _state->WriteTlb, fetch = _state->FetchTlb;
         *_state = default;
+        _state->ReadTlb = read;
+        _state->WriteTlb = write;
+        _state->FetchTlb = fetch;
         _state->Priv = Privilege.Machine;
         _state->Pc = resetVector;
         _state->Mstatus = Mstatus.Xlen64;
@@ -249,6 +253,7 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     {
         if (_state != null)
         {
+            Mmu.Free();
             NativeMemory.AlignedFree(_state);
             _state = null;
         }
@@ -260,5 +265,5 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
 public sealed class HartStatistics
 {
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
-        FenceI, SfenceVma, BlockCacheFlushes;
+        FenceI, SfenceVma, BlockCacheFlushes, RegionRuns, TranslatedInstructions;
 }

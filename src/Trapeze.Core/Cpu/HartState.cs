@@ -47,4 +47,17 @@ public unsafe struct HartState
     // The exception a memory helper reported and the interpreter is about to raise
     public ulong PendingTval;
     public byte PendingCause;
+
+    // ---- Derived state, not architectural (not part of snapshots): what translated code reads to run
+    // the TLB fast path without calling into the MMU object.
+
+    /// <summary>Translation context of loads and stores (see SoftMmu.UpdateContext).</summary>
+    public ulong DataCtx;
+    /// <summary>Translation context of instruction fetches.</summary>
+    public ulong FetchCtx;
+    public Mmu.TlbEntry* ReadTlb;
+    public Mmu.TlbEntry* WriteTlb;
+    public Mmu.TlbEntry* FetchTlb;
+    /// <summary>The value a translated code's out-of-line load returned.</summary>
+    public ulong JitValue;
 }

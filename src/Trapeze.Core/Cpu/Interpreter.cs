@@ -15,6 +15,7 @@ public sealed unsafe partial class Hart
     private readonly DecodedInsn[] _decodeBuffer = new DecodedInsn[BlockCache.MaxInstructions];
 
     /// <summary>Runs blocks until WFI stalls the hart or a poll sees a stop request.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExecuteSlice()
     {
         HartState* s = _state;
@@ -27,8 +28,36 @@ public sealed unsafe partial class Hart
             }
             if ((Volatile.Read(ref s->Mip) & s->Mie) != 0) TakePendingInterrupt();
             Block? b = FetchBlock(s->Pc);
-            if (b != null) ExecuteBlock(b);
+            if (b != null) Execute(b);
             if (s->Wfi != 0) return;
+        }
+    }
+
+    /// <summary>The tier-1 translator, or null to interpret only (--no-jit).</summary>
+    public ITranslator? Translator { get; set; }
+
+    /// <summary>Runs a block: its translation when there is one, else the interpreter, which counts
+    /// executions and asks for a translation once the block is hot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Execute(Block b)
+    {
+        HartState* s = _state;
+        var compiled = b.Compiled;
+        if (compiled != null)
+        {
+            ulong before = s->Retired;
+            RegionExit exit = compiled.Function(s, this, compiled.Insns);
+            Stats.RegionRuns++;
+            Stats.TranslatedInstructions += (long)(s->Retired - before);
+            if (exit == RegionExit.Exception) RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
+            return;
+        }
+        ExecuteBlock(b);
+        var t = Translator;
+        if (t != null && b.Executions >= t.Threshold && !b.TranslationRequested && b.Region != null)
+        {
+            b.TranslationRequested = true;
+            t.Request(this, b);
         }
     }
 
@@ -47,12 +76,13 @@ public sealed unsafe partial class Hart
             if ((i & (PollInterval - 1)) == 0) Poll();
             if ((Volatile.Read(ref s->Mip) & s->Mie) != 0) TakePendingInterrupt();
             Block? b = FetchBlock(s->Pc);
-            if (b != null) ExecuteBlock(b);
+            if (b != null) Execute(b);
         }
     }
 
     /// <summary>Finds or decodes the block at <paramref name="pc"/>. On a fetch fault the exception is
     /// taken and null returned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Block? FetchBlock(ulong pc)
     {
         if (!Mmu.TranslateFetch(pc, out byte* host, out ulong pa))

@@ -14,7 +14,12 @@ public enum CForm : byte
 
 /// <summary>One line of the decode table: the bit pattern, the mnemonic, the operation and its operand
 /// layout. Interpreter, translator and disassembler are all driven by this table (STYLE rule 1).</summary>
-public sealed record DecodeEntry(string Mnemonic, uint Mask, uint Match, Op Op, InsnFormat Format, CForm CForm, bool Compressed);
+public sealed record DecodeEntry(string Mnemonic, uint Mask, uint Match, Op Op, InsnFormat Format, CForm CForm, bool Compressed)
+{
+    /// <summary>True when funct3 is the FP rounding-mode field rather than part of the opcode.</summary>
+    public bool HasRoundingMode { get; } = !Compressed && (Mask & 0x7000) == 0
+        && Format is InsnFormat.FR or InsnFormat.FR1 or InsnFormat.FR4 or InsnFormat.FToX or InsnFormat.XToF;
+}
 
 public static class DecodeTable
 {

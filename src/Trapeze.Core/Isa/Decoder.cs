@@ -56,6 +56,9 @@ public static class Decoder
         {
             var e = entries[idx];
             if ((raw & e.Mask) != e.Match) continue;
+            // Unpriv. spec 11.2, Table 11.1: rm 101 and 110 are reserved, so such an
+            // encoding is illegal whatever frm holds; only DYN (111) has to be checked at execution.
+            if (e.HasRoundingMode && ((raw >> 12) & 7) is 5 or 6) return Illegal(raw, 4);
             var d = new DecodedInsn { Op = e.Op, Raw = raw, Length = 4, Entry = idx };
             uint rd = (raw >> 7) & 31, rs1 = (raw >> 15) & 31, rs2 = (raw >> 20) & 31;
             d.Rd = (byte)rd; d.Rs1 = (byte)rs1; d.Rs2 = (byte)rs2;

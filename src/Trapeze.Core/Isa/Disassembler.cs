@@ -28,10 +28,14 @@ public static class Disassembler
         if (d.Op == Op.Illegal || d.Entry >= DecodeTable.Entries.Length)
             return d.Length == 2 ? $".insn 0x{d.Raw:x4} (illegal)" : $".insn 0x{d.Raw:x8} (illegal)";
         var e = DecodeTable.Entries[d.Entry];
+        if (e.Compressed) return FormatCompressed(e, d, pc);
         string m = e.Mnemonic;
         string x(int r) => XNames[r];
         string f(int r) => FNames[r];
-        string rm = d.Rm == 7 ? "" : ", " + RoundingNames[d.Rm];
+        // The exact conversions are written without rm by GAS, which encodes them with rm = RNE; any other
+        // mode is shown (including DYN, the default of the rounding instructions).
+        bool exact = d.Op is Op.FcvtDS or Op.FcvtDW or Op.FcvtDWu;
+        string rm = (exact ? d.Rm == 0 : d.Rm == 7) ? "" : ", " + RoundingNames[d.Rm];
         string aqrl = (d.Rm & 2) != 0 ? ((d.Rm & 1) != 0 ? ".aqrl" : ".aq") : ((d.Rm & 1) != 0 ? ".rl" : "");
         return e.Format switch
         {
@@ -49,6 +53,8 @@ public static class Disassembler
             InsnFormat.CsrI => $"{m} {x(d.Rd)}, {Csr.Name((ushort)d.Imm)}, {d.Rs1}",
             InsnFormat.Amo => $"{m}{aqrl} {x(d.Rd)}, {x(d.Rs2)}, ({x(d.Rs1)})",
             InsnFormat.Lr => $"{m}{aqrl} {x(d.Rd)}, ({x(d.Rs1)})",
+            // Unpriv. spec 2.7: fm = 1000 with RW,RW is FENCE.TSO.
+            InsnFormat.Fence when d.Imm == 0x833 => "fence.tso",
             InsnFormat.Fence => $"{m} {FenceSet((int)(d.Imm >> 4) & 15)}, {FenceSet((int)d.Imm & 15)}",
             InsnFormat.SfenceVma => $"{m} {x(d.Rs1)}, {x(d.Rs2)}",
             InsnFormat.FLoad => $"{m} {f(d.Rd)}, {d.Imm}({x(d.Rs1)})",
@@ -62,6 +68,33 @@ public static class Disassembler
             InsnFormat.FToX => $"{m} {x(d.Rd)}, {f(d.Rs1)}{rm}",
             InsnFormat.XToF when d.Op is Op.FmvWX or Op.FmvDX => $"{m} {f(d.Rd)}, {x(d.Rs1)}",
             InsnFormat.XToF => $"{m} {f(d.Rd)}, {x(d.Rs1)}{rm}",
+            _ => m,
+        };
+    }
+
+    /// <summary>Compressed instructions in their own operand syntax (as GNU as accepts them), not the
+    /// expansion's: "c.addi a0, 5", "c.lw a0, 4(a1)", "c.j 0x80000010".</summary>
+    private static string FormatCompressed(DecodeEntry e, DecodedInsn d, ulong pc)
+    {
+        string m = e.Mnemonic;
+        string x(int r) => XNames[r];
+        bool fp = d.Op is Op.Fld or Op.Fsd;
+        string r(int n) => fp ? FNames[n] : XNames[n];
+        return e.CForm switch
+        {
+            CForm.Addi4spn => $"{m} {x(d.Rd)}, {x(d.Rs1)}, {d.Imm}",
+            CForm.Ld4 or CForm.Ld8 or CForm.LwSp or CForm.LdSp => $"{m} {r(d.Rd)}, {d.Imm}({x(d.Rs1)})",
+            CForm.St4 or CForm.St8 or CForm.SwSp or CForm.SdSp => $"{m} {r(d.Rs2)}, {d.Imm}({x(d.Rs1)})",
+            CForm.Addi or CForm.Addiw or CForm.Li or CForm.Addi16sp or CForm.Andi => $"{m} {x(d.Rd)}, {d.Imm}",
+            CForm.Lui => $"{m} {x(d.Rd)}, 0x{((ulong)d.Imm >> 12) & 0xfffff:x}",
+            // A shift by 0 is a HINT in RV64C (Unpriv. spec 16.5); GNU and LLVM name it after the RV128
+            // instruction with that encoding, since "c.slli rd, 0" does not assemble.
+            CForm.ShiftRight or CForm.Slli when d.Imm == 0 => $"{m}64 {x(d.Rd)}",
+            CForm.ShiftRight or CForm.Slli => $"{m} {x(d.Rd)}, {d.Imm}",
+            CForm.Arith or CForm.Mv or CForm.AddRR => $"{m} {x(d.Rd)}, {x(d.Rs2)}",
+            CForm.J => $"{m} 0x{pc + (ulong)d.Imm:x}",
+            CForm.Beqz => $"{m} {x(d.Rs1)}, 0x{pc + (ulong)d.Imm:x}",
+            CForm.Jr or CForm.Jalr => $"{m} {x(d.Rs1)}",
             _ => m,
         };
     }

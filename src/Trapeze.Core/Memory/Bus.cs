@@ -82,4 +82,12 @@ public sealed class Bus
     }
 }
 
-public sealed record MmioRegion(ulong Base, ulong Size, IMmioDevice Device);
+/// <summary>A device's register window on the bus, with the count of guest accesses to it (each one an
+/// exit from the fast path: the "MMIO by device" statistic).</summary>
+public sealed class MmioRegion(ulong baseAddress, ulong size, IMmioDevice device)
+{
+    public ulong Base { get; } = baseAddress;
+    public ulong Size { get; } = size;
+    public IMmioDevice Device { get; } = device;
+    public long Accesses;
+}

@@ -37,6 +37,9 @@ public sealed unsafe class GuestRam : IDisposable
 
     private readonly object _flagLock = new();
 
+    /// <summary>Stores that reached a page holding decoded code (self-modifying code, reused pages).</summary>
+    public long CodeInvalidations;
+
     public GuestRam(string name, ulong baseAddress, ulong size, bool readOnly = false)
     {
         if (size == 0 || (size & (PageSize - 1)) != 0)
@@ -97,6 +100,7 @@ public sealed unsafe class GuestRam : IDisposable
     /// decoded from it again.</summary>
     public void InvalidateCode(ulong page)
     {
+        Interlocked.Increment(ref CodeInvalidations);
         Interlocked.Increment(ref CodeGeneration[page]);
         SetFlag(page, PageFlags.Code, false);
     }

@@ -19,24 +19,33 @@ public sealed unsafe partial class SoftMmu
 
     private readonly HartState* _s;
     private readonly Bus _bus;
-    private readonly TlbEntry[] _read = new TlbEntry[TlbSize];
-    private readonly TlbEntry[] _write = new TlbEntry[TlbSize];
-    private readonly TlbEntry[] _fetch = new TlbEntry[TlbSize];
+    // The three TLBs live in native memory, addressed from the hart state, so that translated code can
+    // run the hit path inline.
+    private readonly TlbEntry* _read;
+    private readonly TlbEntry* _write;
+    private readonly TlbEntry* _fetch;
     private int _watchGeneration;
 
-    /// <summary>Translation context for loads/stores and for fetches; part of every TLB tag.</summary>
-    public ulong DataCtx, FetchCtx;
+    /// <summary>Translation context for loads/stores; part of every TLB tag.</summary>
+    public ulong DataCtx => _s->DataCtx;
 
-    /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses.</summary>
+    /// <summary>Translation context for fetches.</summary>
+    public ulong FetchCtx => _s->FetchCtx;
+
+    /// <summary>Statistics: TLB misses that needed a page walk, and device (MMIO) accesses (also counted
+    /// per device in <see cref="MmioRegion.Accesses"/>).</summary>
     public long PageWalks, MmioAccesses;
-
-    /// <summary>Called for every device access (for exit statistics by device); may be null.</summary>
-    public Action<IMmioDevice>? OnMmio { get; set; }
 
     public SoftMmu(HartState* state, Bus bus)
     {
         _s = state;
         _bus = bus;
+        _read = Allocate();
+        _write = Allocate();
+        _fetch = Allocate();
+        state->ReadTlb = _read;
+        state->WriteTlb = _write;
+        state->FetchTlb = _fetch;
         FlushAll();
         UpdateContext();
         bus.RegisterMmu(this);
@@ -57,8 +66,8 @@ public sealed unsafe partial class SoftMmu
         Privilege dp = p;
         if (p == Privilege.Machine && (_s->Mstatus & Mstatus.Mprv) != 0)
             dp = (Privilege)((_s->Mstatus >> Mstatus.MppShift) & 3);
-        FetchCtx = Context(p, data: false);
-        DataCtx = Context(dp, data: true);
+        _s->FetchCtx = Context(p, data: false);
+        _s->DataCtx = Context(dp, data: true);
     }
 
     private ulong Context(Privilege p, bool data)
@@ -82,9 +91,9 @@ public sealed unsafe partial class SoftMmu
     {
         Fill(_read); Fill(_write); Fill(_fetch);
         _watchGeneration = Volatile.Read(ref _bus.WatchGeneration);
-        static void Fill(TlbEntry[] t)
+        static void Fill(TlbEntry* t)
         {
-            for (int i = 0; i < t.Length; i++) t[i].Tag = TlbEntry.Empty;
+            for (int i = 0; i < TlbSize; i++) t[i].Tag = TlbEntry.Empty;
         }
     }
 
@@ -111,7 +120,7 @@ public sealed unsafe partial class SoftMmu
     {
         int g = Volatile.Read(ref _bus.WatchGeneration);
         if (g == _watchGeneration) return;
-        for (int i = 0; i < _write.Length; i++)
+        for (int i = 0; i < TlbSize; i++)
         {
             ref TlbEntry e = ref _write[i];
             if (e.Tag == TlbEntry.Empty) continue;
@@ -132,7 +141,7 @@ public sealed unsafe partial class SoftMmu
         int synced = _watchGeneration;
         int g = Interlocked.Increment(ref _bus.WatchGeneration);
         ulong physPage = pa & PageMask;
-        for (int i = 0; i < _write.Length; i++)
+        for (int i = 0; i < TlbSize; i++)
             if (_write[i].PhysPage == physPage) _write[i].Tag = TlbEntry.Empty;
         if (synced == g - 1) Volatile.Write(ref _watchGeneration, g);
     }
@@ -148,8 +157,18 @@ public sealed unsafe partial class SoftMmu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref TlbEntry Slot(TlbEntry[] tlb, ulong va) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (nint)((va >> 12) & (TlbSize - 1)));
+    private static ref TlbEntry Slot(TlbEntry* tlb, ulong va) => ref tlb[(va >> 12) & (TlbSize - 1)];
+
+    private static TlbEntry* Allocate() =>
+        (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(TlbSize * sizeof(TlbEntry)), 64);
+
+    /// <summary>Frees the TLBs (the hart is being disposed).</summary>
+    public void Free()
+    {
+        NativeMemory.AlignedFree(_read);
+        NativeMemory.AlignedFree(_write);
+        NativeMemory.AlignedFree(_fetch);
+    }
 
     // ------------------------------------------------------------------ fast paths
 
@@ -344,7 +363,7 @@ public sealed unsafe partial class SoftMmu
         if (dev != null)
         {
             MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
+            Interlocked.Increment(ref dev.Accesses);
             if (dev.Device.Read(pa - dev.Base, size, out v)) return true;
         }
         v = 0;
@@ -371,7 +390,7 @@ public sealed unsafe partial class SoftMmu
         if (dev != null)
         {
             MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
+            Interlocked.Increment(ref dev.Accesses);
             if (dev.Device.Write(pa - dev.Base, size, v)) return true;
         }
         return Fail(ExceptionCause.StoreAccessFault, va);
@@ -383,7 +402,7 @@ public sealed unsafe partial class SoftMmu
     /// </summary>
     public bool Translate(ulong va, int size, AccessType type, out ulong pa)
     {
-        TlbEntry[] tlb = type switch { AccessType.Read => _read, AccessType.Write => _write, _ => _fetch };
+        TlbEntry* tlb = type switch { AccessType.Read => _read, AccessType.Write => _write, _ => _fetch };
         ulong ctx = type == AccessType.Fetch ? FetchCtx : DataCtx;
         ref TlbEntry e = ref Slot(tlb, va);
         if ((e.Tag & ~TlbEntry.SlowOnly) == (va & PageMask) && e.Ctx == ctx)

@@ -1,0 +1,41 @@
+using Trapeze.Core.Isa;
+
+namespace Trapeze.Core.Cpu;
+
+/// <summary>How translated code returned to the dispatcher.</summary>
+public enum RegionExit : ulong
+{
+    /// <summary>pc and the retired count are up to date; continue at pc (which may be a sensitive
+    /// instruction that the interpreter executes).</summary>
+    Continue = 0,
+    /// <summary>An instruction raised an exception: pc is that instruction, the cause is in
+    /// <see cref="HartState.PendingCause"/>/<see cref="HartState.PendingTval"/>.</summary>
+    Exception = 1,
+}
+
+/// <summary>The entry point of a translated region: guest state in, exit reason out.</summary>
+public unsafe delegate RegionExit RegionFunction(HartState* state, Hart hart, DecodedInsn[] insns);
+
+/// <summary>
+/// A region of guest code translated to host code (tier 1). It starts at the guest-physical address of
+/// the block it was compiled for and is valid while the code generation of its page is unchanged.
+/// <see cref="Insns"/> holds the decoded instructions that helper calls refer to by index.
+/// </summary>
+public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns, int instructionCount, int blockCount)
+{
+    public RegionFunction Function { get; } = function;
+    public DecodedInsn[] Insns { get; } = insns;
+    public int InstructionCount { get; } = instructionCount;
+    public int BlockCount { get; } = blockCount;
+}
+
+/// <summary>Compiles hot blocks (tier 1). Implemented by Trapeze.Jit; the hart only asks.</summary>
+public interface ITranslator
+{
+    /// <summary>Blocks executed this many times by the interpreter are submitted.</summary>
+    int Threshold { get; }
+
+    /// <summary>Asks for <paramref name="block"/> to be translated; the translation is installed into
+    /// <see cref="Block.Compiled"/> when ready (possibly at once, possibly on another thread).</summary>
+    void Request(Hart hart, Block block);
+}

@@ -1,0 +1,579 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Isa;
+
+namespace Trapeze.Jit;
+
+/// <summary>
+/// Translates a <see cref="Region"/> into one IL method (a DynamicMethod that RyuJIT compiles to host
+/// code). Guest integer registers live in IL locals for the whole region; loads and stores inline the TLB
+/// hit path; branches inside the region are host branches, with an interrupt and budget check on every
+/// back-edge. Every exit stores the registers back and leaves pc and the retired count exact, so a trap
+/// in the middle leaves the state the interpreter would.
+/// </summary>
+public sealed unsafe class IlEmitter
+{
+    /// <summary>Back-edges taken before a region returns to the dispatcher (which polls timers and stop
+    /// requests).</summary>
+    public const int BackEdgeBudget = 1024;
+
+    private static readonly Type Ulong = typeof(ulong);
+    private static readonly MethodInfo LrW = Method(typeof(Rv64A), nameof(Rv64A.LrW));
+    private static readonly MethodInfo LrD = Method(typeof(Rv64A), nameof(Rv64A.LrD));
+    private static readonly MethodInfo ScW = Method(typeof(Rv64A), nameof(Rv64A.ScW));
+    private static readonly MethodInfo ScD = Method(typeof(Rv64A), nameof(Rv64A.ScD));
+    private static readonly MethodInfo Amo = Method(typeof(Rv64A), nameof(Rv64A.Amo));
+    private static readonly MethodInfo FExecute = Method(typeof(Rv64F), nameof(Rv64F.Execute));
+    private static readonly MethodInfo DExecute = Method(typeof(Rv64D), nameof(Rv64D.Execute));
+
+    private readonly Region _region;
+    private readonly ILGenerator _il;
+    private readonly DynamicMethod _method;
+    private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
+    private readonly bool[] _written = new bool[32];
+    private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc;
+    private readonly Label _exitContinue, _exitException, _faultTail;
+    private readonly Dictionary<int, Label> _labels = [];
+    private readonly List<DecodedInsn> _helperInsns = [];
+
+    private IlEmitter(Region region)
+    {
+        _region = region;
+        _method = new DynamicMethod($"rv64_{region.EntryPhys:x}", typeof(RegionExit),
+            [typeof(HartState*), typeof(Hart), typeof(DecodedInsn[])], typeof(IlEmitter).Module, skipVisibility: true);
+        _il = _method.GetILGenerator(256 + region.InstructionCount * 48);
+        _pcBase = _il.DeclareLocal(Ulong);
+        _retired = _il.DeclareLocal(Ulong);
+        _budget = _il.DeclareLocal(typeof(int));
+        _fault = _il.DeclareLocal(typeof(long));
+        _exitPc = _il.DeclareLocal(Ulong);
+        _exitContinue = _il.DefineLabel();
+        _exitException = _il.DefineLabel();
+        _faultTail = _il.DefineLabel();
+    }
+
+    /// <summary>Time RyuJIT took for the last region compiled on this thread.</summary>
+    [ThreadStatic] public static long LastHostCompileTicks;
+
+    /// <summary>Compiles a region. Throws only on an internal error (a bug), never for guest input.</summary>
+    public static CompiledRegion Compile(Region region)
+    {
+        var e = new IlEmitter(region);
+        e.Emit();
+        var fn = (RegionFunction)e._method.CreateDelegate(typeof(RegionFunction));
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Have RyuJIT compile it now, on the translator's thread, not at the first call on the hart's.
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(fn);
+        LastHostCompileTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, region.Blocks.Count);
+    }
+
+    private static MethodInfo Method(Type t, string name) =>
+        t.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(t.Name, name);
+
+    // ------------------------------------------------------------------ register roles per format
+
+    private static void XRoles(in DecodedInsn d, out int r1, out int r2, out int wd)
+    {
+        r1 = r2 = wd = -1;
+        var f = d.Entry < DecodeTable.Entries.Length ? DecodeTable.Entries[d.Entry].Format : InsnFormat.None;
+        switch (f)
+        {
+            case InsnFormat.R or InsnFormat.Amo: r1 = d.Rs1; r2 = d.Rs2; wd = d.Rd; break;
+            case InsnFormat.I or InsnFormat.ShiftI or InsnFormat.Load or InsnFormat.Lr: r1 = d.Rs1; wd = d.Rd; break;
+            case InsnFormat.Store or InsnFormat.Branch: r1 = d.Rs1; r2 = d.Rs2; break;
+            case InsnFormat.U or InsnFormat.J or InsnFormat.FCmp or InsnFormat.FToX: wd = d.Rd; break;
+            case InsnFormat.FLoad or InsnFormat.FStore or InsnFormat.XToF: r1 = d.Rs1; break;
+        }
+        if (wd == DecodedInsn.SinkRegister) wd = -1;
+    }
+
+    // ------------------------------------------------------------------ structure
+
+    private void Emit()
+    {
+        var order = _region.Blocks.Values.OrderBy(b => b.Offset == _region.EntryOffset ? -1 : b.Offset).ToList();
+        foreach (var b in order)
+        {
+            _labels[b.Offset] = _il.DefineLabel();
+            foreach (var (d, _) in b.Insns)
+            {
+                XRoles(d, out int r1, out int r2, out int wd);
+                Use(r1); Use(r2);
+                if (wd > 0) { Use(wd); _written[wd] = true; }
+            }
+        }
+
+        // Prologue: registers into locals, pc base, TLB pointers.
+        for (int r = 1; r < 32; r++)
+        {
+            if (_x[r] == null) continue;
+            LoadStateField(HartStateLayout.XReg(r));
+            _il.Emit(OpCodes.Stloc, _x[r]!);
+        }
+        LoadStateField(HartStateLayout.Pc);
+        _il.Emit(OpCodes.Ldc_I8, (long)_region.EntryOffset);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, _pcBase);
+        _il.Emit(OpCodes.Ldc_I8, 0L);
+        _il.Emit(OpCodes.Stloc, _retired);
+        _il.Emit(OpCodes.Ldc_I4, BackEdgeBudget);
+        _il.Emit(OpCodes.Stloc, _budget);
+
+        foreach (var b in order) EmitBlock(b);
+
+        // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
+        _il.MarkLabel(_faultTail);
+        _il.Emit(OpCodes.Ldloc, _pcBase);
+        _il.Emit(OpCodes.Ldloc, _fault);
+        _il.Emit(OpCodes.Ldc_I4, 32);
+        _il.Emit(OpCodes.Shr);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _exitPc);
+        _il.Emit(OpCodes.Ldloc, _retired);
+        _il.Emit(OpCodes.Ldloc, _fault);
+        _il.Emit(OpCodes.Ldc_I8, 0xffffffffL);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _retired);
+        _il.Emit(OpCodes.Br, _exitException);
+
+        EmitTail(_exitContinue, RegionExit.Continue);
+        EmitTail(_exitException, RegionExit.Exception);
+    }
+
+    private void Use(int r)
+    {
+        if (r > 0 && r < 32 && _x[r] == null) _x[r] = _il.DeclareLocal(Ulong);
+    }
+
+    private void EmitTail(Label label, RegionExit exit)
+    {
+        _il.MarkLabel(label);
+        for (int r = 1; r < 32; r++)
+        {
+            if (!_written[r]) continue;
+            StateAddress(HartStateLayout.XReg(r));
+            _il.Emit(OpCodes.Ldloc, _x[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        StateAddress(HartStateLayout.Pc);
+        _il.Emit(OpCodes.Ldloc, _exitPc);
+        _il.Emit(OpCodes.Stind_I8);
+        StateAddress(HartStateLayout.Retired);
+        LoadStateField(HartStateLayout.Retired);
+        _il.Emit(OpCodes.Ldloc, _retired);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stind_I8);
+        _il.Emit(OpCodes.Ldc_I8, (long)exit);
+        _il.Emit(OpCodes.Ret);
+    }
+
+    private void EmitBlock(RegionBlock b)
+    {
+        _il.MarkLabel(_labels[b.Offset]);
+        int n = b.Insns.Count;
+        bool controlLast = b.End is BlockEnd.Branch or BlockEnd.Jump or BlockEnd.IndirectJump;
+        int straight = controlLast ? n - 1 : n;
+        for (int k = 0; k < straight; k++) EmitInsn(b.Insns[k].Insn, b.Insns[k].Offset, k);
+
+        switch (b.End)
+        {
+            case BlockEnd.Branch:
+            {
+                var (d, _) = b.Insns[n - 1];
+                var taken = _il.DefineLabel();
+                EmitBranchCondition(d, taken);
+                AddRetired(n);
+                Goto(b.Next, b.Offset);
+                _il.MarkLabel(taken);
+                AddRetired(n);
+                Goto(b.Target, b.Offset);
+                break;
+            }
+            case BlockEnd.Jump:
+            {
+                var (d, off) = b.Insns[n - 1];
+                EmitLink(d, off);
+                AddRetired(n);
+                Goto(b.Target, b.Offset);
+                break;
+            }
+            case BlockEnd.IndirectJump:
+            {
+                var (d, off) = b.Insns[n - 1];
+                // target = (rs1 + imm) & ~1, computed before the link register is written (rd may be rs1)
+                LoadX(d.Rs1);
+                _il.Emit(OpCodes.Ldc_I8, d.Imm);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ldc_I8, ~1L);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Stloc, _exitPc);
+                EmitLink(d, off);
+                AddRetired(n);
+                _il.Emit(OpCodes.Br, _exitContinue);
+                break;
+            }
+            case BlockEnd.FallThrough:
+                AddRetired(n);
+                Goto(b.Next, b.Offset);
+                break;
+            default:
+                AddRetired(n);
+                ExitTo(b.Next);
+                break;
+        }
+    }
+
+    /// <summary>Continues at a page offset: inside the region a host branch (with the interrupt and
+    /// budget check on back-edges), outside an exit to the dispatcher.</summary>
+    private void Goto(long target, int from)
+    {
+        if (!Region.InPage(target) || !_labels.TryGetValue((int)target, out var label))
+        {
+            ExitTo(target);
+            return;
+        }
+        if (target <= from)
+        {
+            var leave = _il.DefineLabel();
+            var stay = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _budget);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Stloc, _budget);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Ble, leave);
+            StateAddress(HartStateLayout.Mip);
+            _il.Emit(OpCodes.Volatile);
+            _il.Emit(OpCodes.Ldind_I8);
+            LoadStateField(HartStateLayout.Mie);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Brfalse, stay);
+            _il.MarkLabel(leave);
+            ExitTo(target);
+            _il.MarkLabel(stay);
+        }
+        _il.Emit(OpCodes.Br, label);
+    }
+
+    private void ExitTo(long pageOffset)
+    {
+        _il.Emit(OpCodes.Ldloc, _pcBase);
+        _il.Emit(OpCodes.Ldc_I8, pageOffset);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _exitPc);
+        _il.Emit(OpCodes.Br, _exitContinue);
+    }
+
+    private void AddRetired(int n)
+    {
+        if (n == 0) return;
+        _il.Emit(OpCodes.Ldloc, _retired);
+        _il.Emit(OpCodes.Ldc_I8, (long)n);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _retired);
+    }
+
+    // ------------------------------------------------------------------ state and registers
+
+    private void StateAddress(int offset)
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        if (offset != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I4, offset);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    private void LoadStateField(int offset)
+    {
+        StateAddress(offset);
+        _il.Emit(OpCodes.Ldind_I8);
+    }
+
+    private void LoadX(int r)
+    {
+        if (r == 0) _il.Emit(OpCodes.Ldc_I8, 0L);
+        else _il.Emit(OpCodes.Ldloc, _x[r]!);
+    }
+
+    /// <summary>Stores the 64-bit value on the stack into rd (dropping it for x0).</summary>
+    private void StoreX(int rd)
+    {
+        if (rd == DecodedInsn.SinkRegister || rd == 0) _il.Emit(OpCodes.Pop);
+        else _il.Emit(OpCodes.Stloc, _x[rd]!);
+    }
+
+    private void EmitLink(in DecodedInsn d, int off)
+    {
+        if (d.Rd == DecodedInsn.SinkRegister) return;
+        _il.Emit(OpCodes.Ldloc, _pcBase);
+        _il.Emit(OpCodes.Ldc_I8, (long)(off + d.Length));
+        _il.Emit(OpCodes.Add);
+        StoreX(d.Rd);
+    }
+
+    // ------------------------------------------------------------------ instructions
+
+    private void EmitBranchCondition(in DecodedInsn d, Label taken)
+    {
+        LoadX(d.Rs1);
+        LoadX(d.Rs2);
+        _il.Emit(d.Op switch
+        {
+            Op.Beq => OpCodes.Beq,
+            Op.Bne => OpCodes.Bne_Un,
+            Op.Blt => OpCodes.Blt,
+            Op.Bge => OpCodes.Bge,
+            Op.Bltu => OpCodes.Blt_Un,
+            _ => OpCodes.Bge_Un,
+        }, taken);
+    }
+
+    private void Binary(in DecodedInsn d, OpCode op)
+    {
+        LoadX(d.Rs1);
+        LoadX(d.Rs2);
+        _il.Emit(op);
+        StoreX(d.Rd);
+    }
+
+    private void Immediate(in DecodedInsn d, OpCode op)
+    {
+        LoadX(d.Rs1);
+        _il.Emit(OpCodes.Ldc_I8, d.Imm);
+        _il.Emit(op);
+        StoreX(d.Rd);
+    }
+
+    private void SignExtendWord()
+    {
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Conv_I8);
+    }
+
+    private void Call(MethodInfo m) => _il.Emit(OpCodes.Call, m);
+
+    private void CallValue(in DecodedInsn d, string name)
+    {
+        LoadX(d.Rs1);
+        LoadX(d.Rs2);
+        Call(Method(typeof(Rv64M), name));
+        StoreX(d.Rd);
+    }
+
+    private void EmitInsn(in DecodedInsn d, int off, int k)
+    {
+        if (d.Rd == DecodedInsn.SinkRegister && IsPureAlu(d.Op)) return; // a HINT or NOP: no effect
+        switch (d.Op)
+        {
+            case Op.Lui: _il.Emit(OpCodes.Ldc_I8, d.Imm); StoreX(d.Rd); break;
+            case Op.Auipc:
+                _il.Emit(OpCodes.Ldloc, _pcBase);
+                _il.Emit(OpCodes.Ldc_I8, off + d.Imm);
+                _il.Emit(OpCodes.Add);
+                StoreX(d.Rd);
+                break;
+            case Op.Addi: Immediate(d, OpCodes.Add); break;
+            case Op.Xori: Immediate(d, OpCodes.Xor); break;
+            case Op.Ori: Immediate(d, OpCodes.Or); break;
+            case Op.Andi: Immediate(d, OpCodes.And); break;
+            case Op.Slti:
+                LoadX(d.Rs1); _il.Emit(OpCodes.Ldc_I8, d.Imm); _il.Emit(OpCodes.Clt); _il.Emit(OpCodes.Conv_U8); StoreX(d.Rd);
+                break;
+            case Op.Sltiu:
+                LoadX(d.Rs1); _il.Emit(OpCodes.Ldc_I8, d.Imm); _il.Emit(OpCodes.Clt_Un); _il.Emit(OpCodes.Conv_U8); StoreX(d.Rd);
+                break;
+            case Op.Slli: ShiftImm(d, OpCodes.Shl); break;
+            case Op.Srli: ShiftImm(d, OpCodes.Shr_Un); break;
+            case Op.Srai: ShiftImm(d, OpCodes.Shr); break;
+            case Op.Add: Binary(d, OpCodes.Add); break;
+            case Op.Sub: Binary(d, OpCodes.Sub); break;
+            case Op.Xor: Binary(d, OpCodes.Xor); break;
+            case Op.Or: Binary(d, OpCodes.Or); break;
+            case Op.And: Binary(d, OpCodes.And); break;
+            case Op.Mul: Binary(d, OpCodes.Mul); break;
+            case Op.Slt: LoadX(d.Rs1); LoadX(d.Rs2); _il.Emit(OpCodes.Clt); _il.Emit(OpCodes.Conv_U8); StoreX(d.Rd); break;
+            case Op.Sltu: LoadX(d.Rs1); LoadX(d.Rs2); _il.Emit(OpCodes.Clt_Un); _il.Emit(OpCodes.Conv_U8); StoreX(d.Rd); break;
+            case Op.Sll: ShiftReg(d, OpCodes.Shl, 63); break;
+            case Op.Srl: ShiftReg(d, OpCodes.Shr_Un, 63); break;
+            case Op.Sra: ShiftReg(d, OpCodes.Shr, 63); break;
+            case Op.Addiw: LoadX(d.Rs1); _il.Emit(OpCodes.Ldc_I8, d.Imm); _il.Emit(OpCodes.Add); SignExtendWord(); StoreX(d.Rd); break;
+            case Op.Addw: LoadX(d.Rs1); LoadX(d.Rs2); _il.Emit(OpCodes.Add); SignExtendWord(); StoreX(d.Rd); break;
+            case Op.Subw: LoadX(d.Rs1); LoadX(d.Rs2); _il.Emit(OpCodes.Sub); SignExtendWord(); StoreX(d.Rd); break;
+            case Op.Mulw: LoadX(d.Rs1); LoadX(d.Rs2); _il.Emit(OpCodes.Mul); SignExtendWord(); StoreX(d.Rd); break;
+            case Op.Slliw: LoadX(d.Rs1); _il.Emit(OpCodes.Conv_I4); _il.Emit(OpCodes.Ldc_I4, (int)d.Imm); _il.Emit(OpCodes.Shl); _il.Emit(OpCodes.Conv_I8); StoreX(d.Rd); break;
+            case Op.Srliw: LoadX(d.Rs1); _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Ldc_I4, (int)d.Imm); _il.Emit(OpCodes.Shr_Un); _il.Emit(OpCodes.Conv_I8); StoreX(d.Rd); break;
+            case Op.Sraiw: LoadX(d.Rs1); _il.Emit(OpCodes.Conv_I4); _il.Emit(OpCodes.Ldc_I4, (int)d.Imm); _il.Emit(OpCodes.Shr); _il.Emit(OpCodes.Conv_I8); StoreX(d.Rd); break;
+            case Op.Sllw: ShiftWord(d, OpCodes.Shl, OpCodes.Conv_I4); break;
+            case Op.Srlw: ShiftWord(d, OpCodes.Shr_Un, OpCodes.Conv_U4); break;
+            case Op.Sraw: ShiftWord(d, OpCodes.Shr, OpCodes.Conv_I4); break;
+            case Op.Mulh: CallValue(d, nameof(Rv64M.MulhValue)); break;
+            case Op.Mulhu: CallValue(d, nameof(Rv64M.MulhuValue)); break;
+            case Op.Mulhsu: CallValue(d, nameof(Rv64M.MulhsuValue)); break;
+            case Op.Div: CallValue(d, nameof(Rv64M.DivValue)); break;
+            case Op.Divu: CallValue(d, nameof(Rv64M.DivuValue)); break;
+            case Op.Rem: CallValue(d, nameof(Rv64M.RemValue)); break;
+            case Op.Remu: CallValue(d, nameof(Rv64M.RemuValue)); break;
+            case Op.Divw: CallValue(d, nameof(Rv64M.DivwValue)); break;
+            case Op.Divuw: CallValue(d, nameof(Rv64M.DivuwValue)); break;
+            case Op.Remw: CallValue(d, nameof(Rv64M.RemwValue)); break;
+            case Op.Remuw: CallValue(d, nameof(Rv64M.RemuwValue)); break;
+            case Op.Fence:
+                if (((d.Imm >> 4) & 1) != 0 && (d.Imm & 2) != 0) Call(Method(typeof(JitHelpers), nameof(JitHelpers.FullFence)));
+                break;
+            case Op.Lb: EmitLoad(d, off, k, 1, OpCodes.Conv_I1); break;
+            case Op.Lh: EmitLoad(d, off, k, 2, OpCodes.Conv_I2); break;
+            case Op.Lw: EmitLoad(d, off, k, 4, OpCodes.Conv_I4); break;
+            case Op.Ld: EmitLoad(d, off, k, 8, null); break;
+            case Op.Lbu: EmitLoad(d, off, k, 1, null); break;
+            case Op.Lhu: EmitLoad(d, off, k, 2, null); break;
+            case Op.Lwu: EmitLoad(d, off, k, 4, null); break;
+            case Op.Sb: EmitStore(d, off, k, 1); break;
+            case Op.Sh: EmitStore(d, off, k, 2); break;
+            case Op.Sw: EmitStore(d, off, k, 4); break;
+            case Op.Sd: EmitStore(d, off, k, 8); break;
+            case Op.LrW: EmitHelper(d, off, k, LrW); break;
+            case Op.LrD: EmitHelper(d, off, k, LrD); break;
+            case Op.ScW: EmitHelper(d, off, k, ScW); break;
+            case Op.ScD: EmitHelper(d, off, k, ScD); break;
+            case >= Op.AmoswapW and <= Op.AmomaxuW:
+            case >= Op.AmoswapD and <= Op.AmomaxuD:
+                EmitHelper(d, off, k, Amo); break;
+            case >= Op.Flw and <= Op.FcvtSLu: EmitHelper(d, off, k, FExecute); break;
+            case >= Op.Fld and <= Op.FmvDX: EmitHelper(d, off, k, DExecute); break;
+            default:
+                throw new InvalidOperationException($"no translation for {d.Op} (region builder should have stopped before it)");
+        }
+    }
+
+    private static bool IsPureAlu(Op op) => op is >= Op.Lui and <= Op.Sraw and not (Op.Jal or Op.Jalr or Op.Beq or Op.Bne
+        or Op.Blt or Op.Bge or Op.Bltu or Op.Bgeu or Op.Lb or Op.Lh or Op.Lw or Op.Ld or Op.Lbu or Op.Lhu or Op.Lwu
+        or Op.Sb or Op.Sh or Op.Sw or Op.Sd) || op is >= Op.Mul and <= Op.Remuw;
+
+    private void ShiftImm(in DecodedInsn d, OpCode op)
+    {
+        LoadX(d.Rs1);
+        _il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+        _il.Emit(op);
+        StoreX(d.Rd);
+    }
+
+    private void ShiftReg(in DecodedInsn d, OpCode op, int mask)
+    {
+        LoadX(d.Rs1);
+        LoadX(d.Rs2);
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4, mask);
+        _il.Emit(OpCodes.And);
+        _il.Emit(op);
+        StoreX(d.Rd);
+    }
+
+    private void ShiftWord(in DecodedInsn d, OpCode op, OpCode narrow)
+    {
+        LoadX(d.Rs1);
+        _il.Emit(narrow);
+        LoadX(d.Rs2);
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4, 31);
+        _il.Emit(OpCodes.And);
+        _il.Emit(op);
+        _il.Emit(OpCodes.Conv_I8);
+        StoreX(d.Rd);
+    }
+
+    // Loads and stores call the MMU's fast path out of line. Measured on RyuJIT: inlining the TLB probe
+    // in IL doubled the host compile time of a region and ran no faster (the call is well predicted),
+    // and compile time is what limits how much guest code can be translated.
+
+    private void EmitAddress(in DecodedInsn d)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        LoadX(d.Rs1);
+        if (d.Imm != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I8, d.Imm);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    private void EmitLoad(in DecodedInsn d, int off, int k, int size, OpCode? signExtend)
+    {
+        EmitAddress(d);
+        Call(LoadHelpers[size]);
+        EmitFaultCheck(off, k);
+        if (d.Rd == DecodedInsn.SinkRegister) return;
+        LoadStateField(HartStateLayout.JitValue);
+        if (signExtend is { } ext)
+        {
+            _il.Emit(ext);
+            _il.Emit(OpCodes.Conv_I8);
+        }
+        StoreX(d.Rd);
+    }
+
+    private void EmitStore(in DecodedInsn d, int off, int k, int size)
+    {
+        EmitAddress(d);
+        LoadX(d.Rs2);
+        Call(StoreHelpers[size]);
+        EmitFaultCheck(off, k);
+    }
+
+    private static readonly Dictionary<int, MethodInfo> LoadHelpers = new()
+    {
+        [1] = Method(typeof(JitHelpers), nameof(JitHelpers.Load8)), [2] = Method(typeof(JitHelpers), nameof(JitHelpers.Load16)),
+        [4] = Method(typeof(JitHelpers), nameof(JitHelpers.Load32)), [8] = Method(typeof(JitHelpers), nameof(JitHelpers.Load64)),
+    };
+
+    private static readonly Dictionary<int, MethodInfo> StoreHelpers = new()
+    {
+        [1] = Method(typeof(JitHelpers), nameof(JitHelpers.Store8)), [2] = Method(typeof(JitHelpers), nameof(JitHelpers.Store16)),
+        [4] = Method(typeof(JitHelpers), nameof(JitHelpers.Store32)), [8] = Method(typeof(JitHelpers), nameof(JitHelpers.Store64)),
+    };
+
+    /// <summary>After a helper returning false for "raised an exception": leave through the shared fault
+    /// tail with this instruction's page offset and position packed in one constant.</summary>
+    private void EmitFaultCheck(int off, int k)
+    {
+        var ok = _il.DefineLabel();
+        _il.Emit(OpCodes.Brtrue, ok);
+        _il.Emit(OpCodes.Ldc_I8, ((long)off << 32) | (uint)k);
+        _il.Emit(OpCodes.Stloc, _fault);
+        _il.Emit(OpCodes.Br, _faultTail);
+        _il.MarkLabel(ok);
+    }
+
+    /// <summary>An instruction run by the interpreter's own handler (A, F, D): the integer registers it
+    /// reads are written to the hart state first, the one it writes is read back after.</summary>
+    private void EmitHelper(in DecodedInsn d, int off, int k, MethodInfo handler)
+    {
+        XRoles(d, out int r1, out int r2, out int wd);
+        foreach (int r in new[] { r1, r2 })
+        {
+            if (r <= 0) continue;
+            StateAddress(HartStateLayout.XReg(r));
+            _il.Emit(OpCodes.Ldloc, _x[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        int index = _helperInsns.Count;
+        _helperInsns.Add(d);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Ldelema, typeof(DecodedInsn));
+        Call(handler);
+        EmitFaultCheck(off, k);
+        if (wd > 0)
+        {
+            LoadStateField(HartStateLayout.XReg(wd));
+            _il.Emit(OpCodes.Stloc, _x[wd]!);
+        }
+    }
+}

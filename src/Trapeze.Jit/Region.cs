@@ -1,0 +1,112 @@
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Isa;
+
+namespace Trapeze.Jit;
+
+/// <summary>How a region block ends.</summary>
+public enum BlockEnd
+{
+    /// <summary>Conditional branch: taken to <see cref="RegionBlock.Target"/>, else <see cref="RegionBlock.Next"/>.</summary>
+    Branch,
+    /// <summary>JAL: to <see cref="RegionBlock.Target"/>.</summary>
+    Jump,
+    /// <summary>JALR: to a computed address, always leaves the region.</summary>
+    IndirectJump,
+    /// <summary>Falls through to <see cref="RegionBlock.Next"/> (block length limit or another block's start).</summary>
+    FallThrough,
+    /// <summary>Leaves the region at <see cref="RegionBlock.Next"/> without executing it: a sensitive
+    /// instruction the interpreter runs, the end of the page, or a page-straddling instruction.</summary>
+    Exit,
+}
+
+/// <summary>A straight-line run of instructions inside a region. Offsets are from the start of the 4 KiB page.</summary>
+public sealed class RegionBlock
+{
+    public required int Offset { get; init; }
+    public List<(DecodedInsn Insn, int Offset)> Insns { get; } = [];
+    public BlockEnd End { get; set; }
+    /// <summary>Branch or jump target (page offset; may lie outside the page).</summary>
+    public long Target { get; set; }
+    /// <summary>Fall-through / exit offset.</summary>
+    public int Next { get; set; }
+}
+
+/// <summary>
+/// A region: blocks reachable from an entry inside one guest page, including loops. Branches between
+/// them become host branches; everything else leaves through the dispatcher.
+/// </summary>
+public sealed class Region
+{
+    public const int MaxInstructions = 128;
+    public const int MaxBlocks = 64;
+    public const int MaxBlockInstructions = 64;
+
+    public required ulong EntryPhys { get; init; }
+    public required int EntryOffset { get; init; }
+    public Dictionary<int, RegionBlock> Blocks { get; } = [];
+    public int InstructionCount { get; private set; }
+
+    /// <summary>Discovers the region from the page bytes at <paramref name="page"/> (4096 bytes). Returns
+    /// null when the entry itself cannot be translated (it is a sensitive instruction).</summary>
+    public static unsafe Region? Build(byte* page, ulong entryPhys)
+    {
+        int entry = (int)(entryPhys & 0xfff);
+        var region = new Region { EntryPhys = entryPhys, EntryOffset = entry };
+        var work = new Queue<int>();
+        work.Enqueue(entry);
+        while (work.Count > 0 && region.Blocks.Count < MaxBlocks && region.InstructionCount < MaxInstructions)
+        {
+            int start = work.Dequeue();
+            if (region.Blocks.ContainsKey(start)) continue;
+            var b = region.DecodeBlock(page, start);
+            if (b.Insns.Count == 0 && start == entry) return null;
+            region.Blocks[start] = b;
+            region.InstructionCount += b.Insns.Count;
+            switch (b.End)
+            {
+                case BlockEnd.Branch:
+                    if (InPage(b.Target)) work.Enqueue((int)b.Target);
+                    work.Enqueue(b.Next);
+                    break;
+                case BlockEnd.Jump:
+                    if (InPage(b.Target)) work.Enqueue((int)b.Target);
+                    break;
+                case BlockEnd.FallThrough:
+                    work.Enqueue(b.Next);
+                    break;
+            }
+        }
+        return region;
+    }
+
+    public static bool InPage(long offset) => offset >= 0 && offset < 4096;
+
+    private unsafe RegionBlock DecodeBlock(byte* page, int start)
+    {
+        var b = new RegionBlock { Offset = start };
+        int off = start;
+        while (true)
+        {
+            if (off != start && Blocks.ContainsKey(off)) { b.End = BlockEnd.FallThrough; b.Next = off; return b; }
+            if (b.Insns.Count >= MaxBlockInstructions) { b.End = BlockEnd.FallThrough; b.Next = off; return b; }
+            if (off > 4094) { b.End = BlockEnd.Exit; b.Next = off; return b; }
+            ushort low = *(ushort*)(page + off);
+            int len = Decoder.LengthOf(low);
+            if (len == 0 || (len == 4 && off + 4 > 4096)) { b.End = BlockEnd.Exit; b.Next = off; return b; }
+            uint raw = len == 4 ? *(uint*)(page + off) : low;
+            DecodedInsn d = Decoder.Decode(raw);
+            if (BlockCache.IsSystem(d.Op)) { b.End = BlockEnd.Exit; b.Next = off; return b; }
+            b.Insns.Add((d, off));
+            off += d.Length;
+            switch (d.Op)
+            {
+                case Op.Beq or Op.Bne or Op.Blt or Op.Bge or Op.Bltu or Op.Bgeu:
+                    b.End = BlockEnd.Branch; b.Target = off - d.Length + d.Imm; b.Next = off; return b;
+                case Op.Jal:
+                    b.End = BlockEnd.Jump; b.Target = off - d.Length + d.Imm; b.Next = off; return b;
+                case Op.Jalr:
+                    b.End = BlockEnd.IndirectJump; b.Next = off; return b;
+            }
+        }
+    }
+}
