@@ -290,6 +290,27 @@ public sealed class VirtioMmioTransportTests : IDisposable
     }
 
     [Fact]
+    public void No_notify_is_ever_lost()
+    {
+        // A notify that lands while the worker is finishing its run must start another run.
+        var device = new CountingDevice();
+        var d = Driver(device);
+        d.Start();
+        for (int i = 1; i <= 100_000; i++)
+        {
+            Volatile.Write(ref device.Requested, i);
+            d.Write(Mmio.QueueNotify, 0);
+            var spin = new SpinWait();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Volatile.Read(ref device.Seen) < i)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"notify {i} was never processed");
+                spin.SpinOnce();
+            }
+        }
+    }
+
+    [Fact]
     public void A_device_exception_becomes_needs_reset_not_a_crash()
     {
         var d = Driver(new ThrowingDevice());
@@ -341,6 +362,24 @@ public sealed class VirtioMmioTransportTests : IDisposable
                 queue.Push(chain, (uint)chain.WritableLength);
             }
         }
+    }
+
+    /// <summary>Records the latest request number the test published before each notify.</summary>
+    private sealed class CountingDevice : IVirtioDevice
+    {
+        public int Requested;
+        public int Seen;
+        public VirtioDeviceType DeviceType => VirtioDeviceType.Entropy;
+        public string Name => "counting";
+        public ulong Features => 0;
+        public int QueueCount => 1;
+        public ushort MaxQueueSize => 16;
+        public void Attach(IVirtioTransport transport) { }
+        public void ReadConfig(uint offset, Span<byte> data) => data.Clear();
+        public void WriteConfig(uint offset, ReadOnlySpan<byte> data) { }
+        public void Activate(ulong features) { }
+        public void Reset() { }
+        public void Process(int index, VirtQueue queue) => Volatile.Write(ref Seen, Volatile.Read(ref Requested));
     }
 
     private sealed class ThrowingDevice : IVirtioDevice

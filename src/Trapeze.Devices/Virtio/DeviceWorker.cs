@@ -41,8 +41,11 @@ internal sealed class DeviceWorker(Action<ulong> process) : IThreadPoolWorkItem
                 }
                 continue;
             }
-            Volatile.Write(ref _scheduled, 0);
-            // A Schedule between the exchange and the line above saw a run in progress and queued none:
+            // A full fence, not a release store: the store must be visible before _pending is read
+            // again, or a Schedule in between can see a run in progress while this one already saw no
+            // bits (a store-load reordering) and the notify is lost.
+            Interlocked.Exchange(ref _scheduled, 0);
+            // A Schedule between the exchange above and here saw a run in progress and queued none:
             // take its bits here unless a newer run already has.
             if (Volatile.Read(ref _pending) == 0 || Interlocked.CompareExchange(ref _scheduled, 1, 0) != 0) return;
         }
