@@ -19,7 +19,7 @@ namespace Trapeze.Machine;
 /// A machine compatible with QEMU's <c>virt</c> board (DESIGN.md, "The machine a guest sees"): harts,
 /// DRAM, the boot ROM, CLINT, PLIC, NS16550A UART, Goldfish RTC, the SiFive test device and eight
 /// virtio-mmio slots, with a device tree generated from the devices. One host thread per hart while
-/// running; virtio devices do their I/O on the thread pool.
+/// running; each virtio device does its I/O on a thread of its own.
 /// </summary>
 public sealed class VirtMachine : IDisposable
 {

@@ -34,13 +34,14 @@ public sealed class VirtioHostileGuestTests(ITestOutputHelper output)
     [Fact]
     public void Random_and_adversarial_rings_never_crash_or_hang_any_device()
     {
-        const int Iterations = 1000;
+        const int Iterations = 750;
         var random = new Random(0x7173_7e2a);
         using var ram = new FakeGuestRam(RamSize);
         var sink = new FakeIrqSink();
         var outcomes = new Dictionary<string, (int NeedsReset, int Completed)>();
         var failures = new Dictionary<VirtQueueError, int>();
         var watch = Stopwatch.StartNew();
+        using var scribbler = new Scribbler(ram);
         foreach (var (name, create) in Devices())
         {
             IVirtioDevice device = create();
@@ -58,14 +59,7 @@ public sealed class VirtioHostileGuestTests(ITestOutputHelper output)
                     if (transport.Failure != VirtQueueError.None) failures[transport.Failure] = failures.GetValueOrDefault(transport.Failure) + 1;
                     continue;
                 }
-                using var stop = new CancellationTokenSource();
-                Thread? scribbler = null;
-                if (scribble)
-                {
-                    int seed = random.Next();
-                    scribbler = new Thread(() => Scribble(ram, seed, stop.Token)) { IsBackground = true };
-                    scribbler.Start();
-                }
+                if (scribble) scribbler.Start();
                 foreach (int q in Enumerable.Range(0, queues.Length).OrderBy(_ => random.Next()))
                 {
                     for (int k = random.Next(1, 3); k > 0; k--) queues[q].Kick();
@@ -74,8 +68,7 @@ public sealed class VirtioHostileGuestTests(ITestOutputHelper output)
                 }
                 if (resetMidway) driver.Write(Mmio.Status, 0);
                 bool idle = transport.WaitForIdle(Hang);
-                stop.Cancel();
-                scribbler?.Join();
+                scribbler.Stop();
                 Assert.True(idle, $"{name}, iteration {i}: the device worker did not finish within {Hang.TotalSeconds} s");
                 Assert.True(transport.FailureException == null, $"{name}, iteration {i}: device threw {transport.FailureException}");
                 DeviceStatus status = transport.Status;
@@ -256,16 +249,56 @@ public sealed class VirtioHostileGuestTests(ITestOutputHelper output)
         return (flags & Write) != 0 && addr >= FakeGuestRam.RamBase && addr < data;
     }
 
-    /// <summary>A guest that keeps rewriting descriptor tables, rings and buffers while the device reads them.</summary>
-    private static void Scribble(FakeGuestRam ram, int seed, CancellationToken stop)
+    /// <summary>A guest that keeps rewriting descriptor tables, rings and buffers while the device reads
+    /// them: one thread for the whole test, scribbling between <see cref="Start"/> and <see cref="Stop"/>.</summary>
+    private sealed class Scribbler : IDisposable
     {
-        var random = new Random(seed);
-        var chunk = new byte[64];
-        while (!stop.IsCancellationRequested)
+        private readonly FakeGuestRam _ram;
+        private readonly Thread _thread;
+        private readonly ManualResetEventSlim _active = new(false);
+        private volatile bool _disposed;
+        private int _scribbling;
+
+        public Scribbler(FakeGuestRam ram)
         {
-            random.NextBytes(chunk);
-            ulong at = FakeGuestRam.RamBase + ((ulong)random.NextInt64((long)RamSize - 64) & ~7UL);
-            chunk.CopyTo(ram.Span(at, 64));
+            _ram = ram;
+            _thread = new Thread(Run) { IsBackground = true, Name = "scribbler" };
+            _thread.Start();
+        }
+
+        public void Start() => _active.Set();
+
+        /// <summary>Returns once the thread has stopped writing.</summary>
+        public void Stop()
+        {
+            _active.Reset();
+            while (Volatile.Read(ref _scribbling) != 0) Thread.Yield();
+        }
+
+        private void Run()
+        {
+            var random = new Random(4242);
+            var chunk = new byte[64];
+            while (!_disposed)
+            {
+                _active.Wait();
+                Interlocked.Exchange(ref _scribbling, 1);
+                while (_active.IsSet && !_disposed)
+                {
+                    random.NextBytes(chunk);
+                    ulong at = FakeGuestRam.RamBase + ((ulong)random.NextInt64((long)RamSize - 64) & ~7UL);
+                    chunk.CopyTo(_ram.Span(at, 64));
+                }
+                Interlocked.Exchange(ref _scribbling, 0);
+            }
+        }
+
+        public void Dispose()
+        {
+            _disposed = true;
+            _active.Set();
+            _thread.Join();
+            _active.Dispose();
         }
     }
 

@@ -296,7 +296,7 @@ public sealed class VirtioMmioTransportTests : IDisposable
         var device = new CountingDevice();
         var d = Driver(device);
         d.Start();
-        for (int i = 1; i <= 100_000; i++)
+        for (int i = 1; i <= 50_000; i++)
         {
             Volatile.Write(ref device.Requested, i);
             d.Write(Mmio.QueueNotify, 0);

@@ -96,13 +96,6 @@ public sealed class VirtQueue
     /// Callable from any thread.</summary>
     public void Stop() => _stopped = true;
 
-    /// <summary>True when the driver has made buffers available that the device has not taken yet.</summary>
-    public bool HasAvailable()
-    {
-        if (IsBroken || _stopped) return false;
-        return _memory.TryReadU16Acquire(_avail + 2, out ushort idx) && idx != _lastAvail;
-    }
-
     /// <summary>
     /// Takes the next available descriptor chain. False when there is none, when the queue is stopped, or
     /// when the guest broke a rule (then <see cref="Error"/> says which). The chain is valid until the

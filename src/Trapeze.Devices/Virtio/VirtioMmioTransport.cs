@@ -10,8 +10,8 @@ namespace Trapeze.Devices.Virtio;
 /// register window, one interrupt line, a <c>virtio,mmio</c> device tree node. Without a device it is an
 /// empty slot that reads DeviceID 0, so that drivers skip it (as QEMU's do).
 /// <para>Threads: registers are read and written by hart threads under <c>_lock</c>. A queue notify only
-/// hands the queue to the <see cref="DeviceWorker"/> (the thread pool), which runs the device and raises the
-/// interrupt; the hart never waits for device I/O. Writes that change what the worker may touch (status,
+/// hands the queue to the <see cref="DeviceWorker"/> (the device's own thread), which runs the device and
+/// raises the interrupt; the hart never waits for device I/O. Writes that change what the worker may touch (status,
 /// QueueReady) first take the worker's lock, so they wait for at most the request in progress. Lock order:
 /// worker lock, then <c>_lock</c>.</para>
 /// <para>Errors: a virtqueue the guest broke, a queue configuration that cannot work, or a device failure
@@ -109,7 +109,7 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
             if (max == 0 || max > VirtQueue.MaxSize || (max & (max - 1)) != 0)
                 throw new ArgumentException($"{name}: queue size {max} is not a power of two up to {VirtQueue.MaxSize}");
             _offered = device.Features | VirtioFeatures.Transport;
-            _worker = new DeviceWorker(ProcessQueues);
+            _worker = new DeviceWorker(name, ProcessQueues);
         }
         _setup = new QueueSetup[queues];
         _queues = new VirtQueue?[queues];
