@@ -5,10 +5,26 @@ namespace Trapeze.Cli;
 /// <summary>The machine options shared by commands that boot a VM.</summary>
 public static class MachineOptions
 {
-    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold"];
+    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "disk", "device", "console"];
 
     /// <summary>Flags every machine-booting command accepts.</summary>
-    public static readonly string[] Flags = ["no-jit"];
+    public static readonly string[] Flags = ["no-jit", "nodefaults"];
+
+    public const string DeviceHelp = """
+          --disk FILE[,format=raw][,readonly=on][,serial=STR]
+                                    a virtio-blk disk over a raw image file (repeatable; the first is
+                                    /dev/vda). readonly=on opens the file read-only and tells the guest.
+          --device virtio-rng|virtio-console
+                                    add a virtio device (repeatable)
+          --console ttyS0|hvc0      where keyboard input goes: the UART (ttyS0) or the virtio-console
+                                    (hvc0, once the guest's driver runs; the UART until then). Default:
+                                    hvc0 if the last console= of --append names hvc0, else ttyS0.
+          --nodefaults              add no default devices
+
+        Default devices: a virtio-rng, and a virtio-console when the input console is hvc0 (so that
+        console=hvc0 just works). Disks and devices share the board's 8 virtio-mmio slots; defaults take
+        only slots left free. The output of the UART and of the virtio-console both go to the terminal.
+        """;
 
     public static MachineConfig Parse(ArgReader a)
     {
@@ -30,8 +46,15 @@ public static class MachineOptions
         if (a.Flag("no-jit")) config = config with { Jit = false };
         if (a.Value("jit-threshold") is { } jt) config = config with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
         if (config.MemorySize % 4096 != 0) throw new UsageException("--mem: size must be a multiple of 4 KiB");
-        return config;
+        return ParseDevices(a, config);
     }
+
+    private static MachineConfig ParseDevices(ArgReader a, MachineConfig config) =>
+        VirtioOptions.WithDevices(config,
+            a.Values("disk").Select(VirtioOptions.ParseDisk),
+            a.Values("device").Select(VirtioOptions.ParseDevice),
+            a.Value("console") is { } console ? VirtioOptions.ParseConsole(console) : null,
+            defaults: !a.Flag("nodefaults"));
 
     public static void DumpDtbIfAsked(ArgReader a, VirtMachine machine)
     {

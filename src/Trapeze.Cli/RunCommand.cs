@@ -24,8 +24,9 @@ public static class RunCommand
           --stats                   print execution statistics on exit
           --no-jit                  interpret only (no binary translation)
           --jit-threshold N         executions before a block is translated (default 4000)
-
+        """ + "\n" + MachineOptions.DeviceHelp + "\n\n" + """
         Console: Ctrl-A x quits, Ctrl-A h helps.
+
         """;
 
     public static int Execute(string[] args)
@@ -58,7 +59,7 @@ public static class RunCommand
         }
 
         using var input = new TerminalInput(
-            data => machine.Uart.EnqueueInput(data),
+            data => machine.EnqueueConsoleInput(data),
             () => machine.RequestPower(new Devices.Power.PowerRequest(Devices.Power.PowerRequestKind.PowerOff, 0)),
             msg => { console.Flush(); HostStreams.Error.Write(msg); });
         input.Start();

@@ -34,6 +34,45 @@ public sealed record MachineConfig
     /// <summary>Translate on the hart's own thread at once (deterministic: tests and lockstep runs).</summary>
     public bool JitSynchronous { get; init; }
 
+    /// <summary>virtio-blk disks, in slot order (the first is the guest's vda).</summary>
+    public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
+
+    /// <summary>Other virtio devices, placed after the disks. The library adds none by default (as QEMU's
+    /// virt board); the CLI adds its defaults here.</summary>
+    public IReadOnlyList<VirtioDeviceKind> VirtioDevices { get; init; } = [];
+
+    /// <summary>Which device host keyboard input goes to.</summary>
+    public ConsoleDevice InputConsole { get; init; } = ConsoleDevice.Serial;
+
+    /// <summary>virtio-mmio slots on the board (QEMU virt's VIRTIO_COUNT).</summary>
+    public const int VirtioSlots = 8;
+
     /// <summary>Debian's OpenSBI, used when no firmware is named (as QEMU uses its bundled OpenSBI).</summary>
     public const string DebianOpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
+}
+
+/// <summary>A virtio-blk disk backed by an image file.</summary>
+/// <param name="Path">The image file.</param>
+/// <param name="ReadOnly">Open the file read-only and offer VIRTIO_BLK_F_RO.</param>
+/// <param name="Format">"raw", or null to check the file is not in a format Trapeze cannot read (qcow2).</param>
+/// <param name="Serial">The serial number the guest reads (GET_ID), up to 20 ASCII characters.</param>
+public sealed record DiskConfig(string Path, bool ReadOnly = false, string? Format = null, string? Serial = null);
+
+/// <summary>The virtio devices besides disks that a machine can have.</summary>
+public enum VirtioDeviceKind
+{
+    /// <summary>virtio-rng: entropy from the host's CSPRNG.</summary>
+    Rng,
+    /// <summary>virtio-console: the guest's hvc0, on the same host console as the UART.</summary>
+    Console,
+}
+
+/// <summary>Where host keyboard input goes.</summary>
+public enum ConsoleDevice
+{
+    /// <summary>The NS16550A UART (the guest's ttyS0).</summary>
+    Serial,
+    /// <summary>The first virtio-console (hvc0) once its driver is running; the UART before that, so that
+    /// firmware and boot loader prompts still get keys.</summary>
+    Virtio,
 }

@@ -5,6 +5,11 @@ using Trapeze.Devices.Irq;
 using Trapeze.Devices.Power;
 using Trapeze.Devices.Rtc;
 using Trapeze.Devices.Serial;
+using Trapeze.Devices.Storage;
+using Trapeze.Devices.Virtio;
+using Trapeze.Devices.Virtio.Block;
+using Trapeze.Devices.Virtio.Console;
+using Trapeze.Devices.Virtio.Rng;
 using Trapeze.Jit;
 using Trapeze.Machine.Boot;
 using Trapeze.Machine.Sbi;
@@ -13,14 +18,18 @@ namespace Trapeze.Machine;
 
 /// <summary>
 /// A machine compatible with QEMU's <c>virt</c> board (DESIGN.md, "The machine a guest sees"): harts,
-/// DRAM, the boot ROM, CLINT, PLIC, NS16550A UART, Goldfish RTC and the SiFive test device, with a device
-/// tree generated from the devices. One host thread per hart while running.
+/// DRAM, the boot ROM, CLINT, PLIC, NS16550A UART, Goldfish RTC, the SiFive test device and eight
+/// virtio-mmio slots, with a device tree generated from the devices. One host thread per hart while
+/// running; each virtio device does its I/O on a thread of its own.
 /// </summary>
 public sealed class VirtMachine : IDisposable
 {
     public const ulong TestBase = 0x0010_0000, RtcBase = 0x0010_1000, ClintBase = 0x0200_0000,
         PlicBase = 0x0c00_0000, UartBase = 0x1000_0000, DramBase = 0x8000_0000;
     public const int UartIrq = 10, RtcIrq = 11;
+    /// <summary>virtio-mmio slot n is at VirtioBase + n * VirtioStride with PLIC source VirtioIrqBase + n.</summary>
+    public const ulong VirtioBase = 0x1000_1000, VirtioStride = 0x1000;
+    public const int VirtioIrqBase = 1;
 
     private readonly List<Thread> _threads = [];
     private readonly ManualResetEventSlim _powerEvent = new(false);
@@ -38,6 +47,10 @@ public sealed class VirtMachine : IDisposable
         if (config.Harts < 1 || config.Harts > MachineConfig.MaxHarts)
             throw new MachineConfigException($"hart count {config.Harts} is outside 1..{MachineConfig.MaxHarts}");
         Config = config;
+        // Disk images first: a bad one is a one-line user error before any memory is reserved.
+        IVirtioDevice[] virtio = CreateVirtioDevices(config, consoleOutput, out var disks, out var virtioConsole);
+        Disks = disks;
+        VirtioConsole = virtioConsole;
         Bus = new Bus();
         Memory = new GuestMemory(Bus);
         Clock = new MachineClock();
@@ -62,6 +75,93 @@ public sealed class VirtMachine : IDisposable
         Bus.AddDevice(UartBase, Uart);
         if (config.Firmware == FirmwareKind.Builtin)
             Sbi = new BuiltinSbi(Harts, Memory, new UartDebugConsole(Uart), RequestPower);
+
+        // As QEMU: the first device goes into the highest slot, and the device tree lists the slots from
+        // the highest down, so Linux probes the first device first (the first disk is vda).
+        Virtio = new VirtioMmioTransport[MachineConfig.VirtioSlots];
+        for (int n = 0; n < Virtio.Length; n++)
+        {
+            int index = Virtio.Length - 1 - n;
+            IVirtioDevice? device = index < virtio.Length ? virtio[index] : null;
+            Virtio[n] = new VirtioMmioTransport($"virtio{n}", Memory, Plic.Line(VirtioIrqBase + n), device);
+            Bus.AddDevice(VirtioBase + (ulong)n * VirtioStride, Virtio[n]);
+        }
+    }
+
+    private static IVirtioDevice[] CreateVirtioDevices(MachineConfig config, Action<byte> consoleOutput,
+        out IReadOnlyList<VirtioBlock> disks, out VirtioConsole? console)
+    {
+        int count = config.Disks.Count + config.VirtioDevices.Count;
+        if (count > MachineConfig.VirtioSlots)
+            throw new MachineConfigException($"{count} virtio devices ({config.Disks.Count} disks) do not fit in the board's {MachineConfig.VirtioSlots} virtio-mmio slots");
+        var devices = new List<IVirtioDevice>();
+        var blocks = new List<VirtioBlock>();
+        console = null;
+        try
+        {
+            foreach (DiskConfig disk in config.Disks)
+            {
+                var block = new VirtioBlock(OpenDisk(disk), disk.Serial);
+                blocks.Add(block);
+                devices.Add(block);
+            }
+        }
+        catch
+        {
+            foreach (VirtioBlock b in blocks) b.Dispose();
+            throw;
+        }
+        foreach (VirtioDeviceKind kind in config.VirtioDevices)
+        {
+            switch (kind)
+            {
+                case VirtioDeviceKind.Rng:
+                    devices.Add(new VirtioRng());
+                    break;
+                case VirtioDeviceKind.Console:
+                    var c = new VirtioConsole(data => { foreach (byte b in data) consoleOutput(b); });
+                    console ??= c;
+                    devices.Add(c);
+                    break;
+                default:
+                    throw new MachineConfigException($"unknown virtio device kind {kind}");
+            }
+        }
+        disks = blocks;
+        return [.. devices];
+    }
+
+    private static IDiskImage OpenDisk(DiskConfig disk)
+    {
+        if (disk.Format is not (null or "raw"))
+            throw new MachineConfigException($"disk '{disk.Path}': format '{disk.Format}' is not supported (raw only)");
+        if (disk.Serial is { } serial && (serial.Length > VirtioBlock.IdBytes || serial.Any(ch => ch < 0x20 || ch > 0x7e)))
+            throw new MachineConfigException($"disk '{disk.Path}': serial '{serial}' is not up to {VirtioBlock.IdBytes} printable ASCII characters");
+        RawDiskImage image;
+        try
+        {
+            image = RawDiskImage.Open(disk.Path, disk.ReadOnly);
+        }
+        catch (DiskImageException e)
+        {
+            throw new MachineConfigException(e.Message);
+        }
+        if (disk.Format == null && StartsWithQcow2Magic(image))
+        {
+            image.Dispose();
+            throw new MachineConfigException($"disk '{disk.Path}' is a qcow2 image: only raw images are supported " +
+                "(convert it with 'qemu-img convert -O raw', or say format=raw to use its bytes as they are)");
+        }
+        return image;
+    }
+
+    private static bool StartsWithQcow2Magic(IDiskImage image)
+    {
+        if (image.Length < 4) return false;
+        Span<byte> magic = stackalloc byte[4];
+        try { image.Read(0, magic); }
+        catch (IOException) { return false; }
+        return magic.SequenceEqual((ReadOnlySpan<byte>)[(byte)'Q', (byte)'F', (byte)'I', 0xfb]);
     }
 
     public MachineConfig Config { get; }
@@ -82,6 +182,14 @@ public sealed class VirtMachine : IDisposable
 
     /// <summary>The monitor's own SBI with <c>--bios builtin</c>; null when firmware runs in M-mode.</summary>
     public BuiltinSbi? Sbi { get; }
+    /// <summary>The virtio-mmio slots, by slot number (slot n at <see cref="VirtioBase"/> + n·0x1000).</summary>
+    public VirtioMmioTransport[] Virtio { get; }
+
+    /// <summary>The virtio-blk devices, in configuration order.</summary>
+    public IReadOnlyList<VirtioBlock> Disks { get; }
+
+    /// <summary>The first virtio-console (the guest's hvc0), if any.</summary>
+    public VirtioConsole? VirtioConsole { get; }
 
     /// <summary>The device tree given to the guest (also what <c>--dump-dtb</c> writes).</summary>
     public byte[] DeviceTree { get; private set; } = [];
@@ -132,6 +240,8 @@ public sealed class VirtMachine : IDisposable
         Layout = layout;
         DeviceTree = BuildDeviceTree(layout.HasInitrd ? (layout.InitrdStart, layout.InitrdEnd) : null);
 
+        // Devices stop doing DMA before RAM is cleared under them.
+        foreach (VirtioMmioTransport t in Virtio) t.Reset();
         Dram.Clear();
         var writer = new RamWriter(Memory, DramBase, Config.MemorySize);
         firmwarePlan?.LoadInto(writer);
@@ -173,8 +283,28 @@ public sealed class VirtMachine : IDisposable
             Initrd = initrd,
         },
         [
-            new(RtcBase, Rtc), new(UartBase, Uart), new(TestBase, Test), new(PlicBase, Plic), new(ClintBase, Clint),
+            new(RtcBase, Rtc), new(UartBase, Uart), new(TestBase, Test),
+            // QEMU's order: the virtio-mmio slots from the highest down.
+            .. Enumerable.Range(0, Virtio.Length).Reverse().Select(n => new DeviceTreeDevice(VirtioBase + (ulong)n * VirtioStride, Virtio[n])),
+            new(PlicBase, Plic), new(ClintBase, Clint),
         ]);
+
+    /// <summary>
+    /// Host keyboard input, routed as <see cref="MachineConfig.InputConsole"/> says: to the virtio-console
+    /// while its driver is running, otherwise to the UART. Waits while the chosen device's backlog is full
+    /// (until the guest reads, or the machine stops). Callable from any thread but a hart's.
+    /// </summary>
+    public void EnqueueConsoleInput(ReadOnlySpan<byte> data)
+    {
+        while (true)
+        {
+            bool virtio = Config.InputConsole == ConsoleDevice.Virtio && VirtioConsole is { IsDriverReady: true };
+            int taken = virtio ? VirtioConsole!.TryEnqueueInput(data) : Uart.TryEnqueueInput(data);
+            data = data[taken..];
+            if (data.IsEmpty || _powerEvent.IsSet) return;
+            if (taken == 0) Thread.Sleep(10);
+        }
+    }
 
     /// <summary>A power-off, failure or reset request from the guest (test device, SBI SRST, HTIF).</summary>
     public void RequestPower(PowerRequest request)
@@ -254,6 +384,8 @@ public sealed class VirtMachine : IDisposable
         JoinHarts();
         foreach (var h in Harts) h.Dispose();
         Translator?.Dispose();
+        // Device workers stop before the RAM they write into goes away.
+        foreach (VirtioMmioTransport t in Virtio) t.Dispose();
         Rtc.Dispose();
         Dram.Dispose();
         Rom.Dispose();

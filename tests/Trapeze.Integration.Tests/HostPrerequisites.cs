@@ -17,6 +17,8 @@ public enum Needs
     Dtc = 16,
     /// <summary><c>qemu-system-riscv64</c> (Debian's <c>qemu-system-misc</c>).</summary>
     Qemu = 32,
+    /// <summary><c>mkfs.ext4</c>, <c>debugfs</c> and <c>e2fsck</c> (Debian's <c>e2fsprogs</c>).</summary>
+    E2fsprogs = 64,
 }
 
 /// <summary>The host files and tools the integration tests use, and why a test is skipped without them.</summary>
@@ -43,6 +45,7 @@ public static class HostPrerequisites
             MissingTool("binutils-riscv64-unknown-elf", "riscv64-unknown-elf-as", "riscv64-unknown-elf-ld") is { } bu) return bu;
         if (needs.HasFlag(Needs.Dtc) && MissingTool("device-tree-compiler", "dtc", "fdtget") is { } dtc) return dtc;
         if (needs.HasFlag(Needs.Qemu) && MissingTool("qemu-system-misc", "qemu-system-riscv64") is { } q) return q;
+        if (needs.HasFlag(Needs.E2fsprogs) && MissingTool("e2fsprogs", "mkfs.ext4", "debugfs", "e2fsck") is { } e2) return e2;
         return null;
     }
 
@@ -62,7 +65,8 @@ public static class HostPrerequisites
 
     public static string? FindTool(string tool)
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        // Debian keeps e2fsprogs in /usr/sbin, which is not on a normal user's PATH.
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Append("/usr/sbin"))
         {
             string candidate = Path.Combine(dir, tool);
             if (File.Exists(candidate)) return candidate;

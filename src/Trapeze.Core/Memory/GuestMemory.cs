@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Trapeze.Core.Memory;
 
@@ -70,5 +72,62 @@ public sealed unsafe class GuestMemory(Bus bus)
         bool ok = TryRead(pa, b);
         value = ok ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
         return ok;
+    }
+
+    public bool TryWriteU32(ulong pa, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        return TryWrite(pa, b);
+    }
+
+    public bool TryReadU16(ulong pa, out ushort value)
+    {
+        Span<byte> b = stackalloc byte[2];
+        bool ok = TryRead(pa, b);
+        value = ok ? BinaryPrimitives.ReadUInt16LittleEndian(b) : (ushort)0;
+        return ok;
+    }
+
+    public bool TryWriteU16(ulong pa, ushort value)
+    {
+        Span<byte> b = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(b, value);
+        return TryWrite(pa, b);
+    }
+
+    /// <summary>True when [pa, pa+length) lies wholly inside one memory region (writable, if
+    /// <paramref name="forWrite"/>). Overflow-safe for any inputs; moves no data.</summary>
+    public bool IsRange(ulong pa, ulong length, bool forWrite)
+    {
+        var m = Bus.FindMemory(pa);
+        return m != null && m.Contains(pa, length) && !(forWrite && m.ReadOnly);
+    }
+
+    /// <summary>
+    /// Reads a naturally aligned 16-bit value with acquire semantics: memory the guest wrote before
+    /// publishing this value (a virtqueue's avail ring entries before its index) is visible to reads that
+    /// follow. Refuses misaligned addresses, so the load is a single access.
+    /// </summary>
+    public bool TryReadU16Acquire(ulong pa, out ushort value)
+    {
+        value = 0;
+        if ((pa & 1) != 0 || !TryGetSpan(pa, 2, false, out var span)) return false;
+        ushort raw = Volatile.Read(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(span)));
+        value = BitConverter.IsLittleEndian ? raw : BinaryPrimitives.ReverseEndianness(raw);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes a naturally aligned 16-bit value with release semantics: everything this thread wrote to
+    /// guest memory before (a used ring's entries) is visible to the guest before the value is. Refuses
+    /// misaligned addresses.
+    /// </summary>
+    public bool TryWriteU16Release(ulong pa, ushort value)
+    {
+        if ((pa & 1) != 0 || !TryGetSpan(pa, 2, true, out var span)) return false;
+        ushort raw = BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
+        Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(span)), raw);
+        return true;
     }
 }
