@@ -10,9 +10,14 @@ public static class MachineOptions
     public static readonly string[] Flags = ["nodefaults"];
 
     public const string DeviceHelp = """
-          --disk FILE[,format=raw][,readonly=on][,serial=STR]
-                                    a virtio-blk disk over a raw image file (repeatable; the first is
+          --disk FILE[,format=raw|qcow2][,readonly=on][,serial=STR][,allow-external-backing=on]
+                                    a virtio-blk disk over an image file (repeatable; the first is
                                     /dev/vda). readonly=on opens the file read-only and tells the guest.
+                                    Without format= the file is probed: the qcow2 magic means qcow2,
+                                    anything else raw (and the guest may then not write the qcow2
+                                    magic into its first sector). Name the format for images you did
+                                    not make. A qcow2 backing file must be in the image's directory
+                                    unless allow-external-backing=on.
           --device virtio-rng|virtio-console
                                     add a virtio device (repeatable)
           --console ttyS0|hvc0      where keyboard input goes: the UART (ttyS0) or the virtio-console
@@ -99,21 +104,22 @@ public static class MachineOptions
             string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
             disk = key switch
             {
-                "format" when value == "raw" => disk with { Format = value },
-                "format" => throw new UsageException($"--disk: format '{value}' is not supported (raw only)"),
-                "readonly" => disk with { ReadOnly = ParseSwitch(value) },
+                "format" when value is "raw" or "qcow2" => disk with { Format = value },
+                "format" => throw new UsageException($"--disk: format '{value}' is not supported (raw, qcow2)"),
+                "readonly" => disk with { ReadOnly = ParseSwitch(key, value) },
                 "serial" => disk with { Serial = value },
-                _ => throw new UsageException($"--disk: unknown option '{key}' (options: format, readonly, serial)"),
+                "allow-external-backing" => disk with { AllowExternalBacking = ParseSwitch(key, value) },
+                _ => throw new UsageException($"--disk: unknown option '{key}' (options: format, readonly, serial, allow-external-backing)"),
             };
         }
         return disk;
     }
 
-    private static bool ParseSwitch(string value) => value switch
+    private static bool ParseSwitch(string key, string value) => value switch
     {
         "on" or "yes" or "true" or "" => true,
         "off" or "no" or "false" => false,
-        _ => throw new UsageException($"--disk: readonly={value} is not on or off"),
+        _ => throw new UsageException($"--disk: {key}={value} is not on or off"),
     };
 
     private static List<string> SplitOptions(string text)
