@@ -5,7 +5,7 @@
 set -euo pipefail
 case "${1:-all}" in
   run) pkgs="opensbi u-boot-qemu" ;;
-  all) pkgs="opensbi u-boot-qemu gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf device-tree-compiler qemu-system-misc util-linux python3" ;;
+  all) pkgs="opensbi u-boot-qemu gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf device-tree-compiler qemu-system-misc qemu-utils util-linux python3" ;;
   *) echo "usage: scripts/deps.sh [run|all]" >&2; exit 2 ;;
 esac
 missing=""
