@@ -101,12 +101,13 @@ public static class DiskCommand
 
     private static int Resize(string[] args)
     {
+        if (args.Any(x => x.Length > 1 && x[0] == '-' && char.IsAsciiDigit(x[1])))
+            throw new UsageException("disk resize: shrinking is not supported (it would discard the end of the disk)");
         var a = Read("resize", args, ["format"], ["allow-external-backing"], out bool help);
         if (help) return 0;
         if (a.Positional.Count != 2) throw new UsageException("disk resize: expected FILE SIZE (or FILE +SIZE)");
         string text = a.Positional[1];
         bool relative = text.StartsWith('+');
-        if (text.StartsWith('-')) throw new UsageException("disk resize: shrinking is not supported");
         ulong size = ParseSize("size", relative ? text[1..] : text, allowZero: relative);
         ulong result = DiskImages.Resize(a.Positional[0], size, relative,
             new DiskOpenOptions(Format(a.Value("format")), AllowExternalBacking: a.Flag("allow-external-backing")));
