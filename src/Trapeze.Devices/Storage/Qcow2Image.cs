@@ -323,7 +323,9 @@ public sealed class Qcow2Image : IDiskImage
 
     /// <summary>Loads and checks what writing needs: the refcount table, where every L2 table and refcount
     /// block is (so that a data write can never land on metadata), and clears auto-clear features we do not
-    /// maintain (qcow2.txt: a writer must, e.g. the bitmaps extension).</summary>
+    /// maintain (qcow2.txt: a writer must). For persistent dirty bitmaps this is QEMU's own rule for tools
+    /// without bitmap support: QEMU then treats the bitmaps as inconsistent, and their clusters show as
+    /// leaked in qemu-img check (harmless; 'qemu-img check -r leaks' reclaims them).</summary>
     private void PrepareForWriting(string p, ulong autoclear)
     {
         byte[] table = new byte[_refcountTableClusters * _clusterSize];

@@ -339,4 +339,19 @@ public sealed class Qcow2ImageTests
             Assert.Equal(off + 1, BitConverter.ToUInt64(b));
         }
     }
+
+    [Fact]
+    public void A_writer_clears_auto_clear_features_it_does_not_maintain()
+    {
+        // qcow2.txt: an implementation may only write to an image with unknown auto-clear bits after clearing
+        // them (bit 0: persistent bitmaps, which our writes would make stale).
+        using var dir = new ScratchDir();
+        string path = dir.File("a.qcow2");
+        Qcow2Image.Create(path, 1 << 20);
+        Patch64(path, Qcow2Image.HdrAutoclear, 3);
+        using (var image = Qcow2Image.Open(path, new Qcow2OpenOptions { ReadOnly = true })) { }
+        Assert.Equal(3UL, Read64(path, Qcow2Image.HdrAutoclear));
+        using (var image = OpenRw(path)) { }
+        Assert.Equal(0UL, Read64(path, Qcow2Image.HdrAutoclear));
+    }
 }
