@@ -1056,6 +1056,7 @@ public sealed class Qcow2Image : IDiskImage
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (ReadOnly) throw new DiskImageException($"'{Name}' is open read-only");
+            if (_corrupt) throw new IOException($"{Name} has corrupt metadata and was made read-only");
             if (newLength < Length)
                 throw new DiskImageException($"'{Name}': shrinking from {Length} to {newLength} bytes is not supported (it would discard the end of the disk)");
             if (newLength == Length) return;
