@@ -188,11 +188,11 @@ public sealed class Qcow2Image : IDiskImage
 
     private void Load(string displayPath, Qcow2OpenOptions options)
     {
-        string P = displayPath;
+        string p = displayPath;
         byte[] h = new byte[_clusterSize];
         RandomAccess.Read(_file, h, 0);
         uint crypt = BE32(h, HdrCryptMethod);
-        if (crypt != 0) throw new DiskImageException($"'{P}' is encrypted (method {crypt}); encrypted qcow2 images are not supported");
+        if (crypt != 0) throw new DiskImageException($"'{p}' is encrypted (method {crypt}); encrypted qcow2 images are not supported");
         uint headerLength = V2HeaderLength;
         ulong incompatible = 0, autoclear = 0;
         int refcountOrder = 4;
@@ -200,11 +200,11 @@ public sealed class Qcow2Image : IDiskImage
         {
             headerLength = BE32(h, HdrHeaderLength);
             if (headerLength < V3MinHeaderLength || headerLength % 8 != 0 || headerLength > _clusterSize)
-                throw new DiskImageException($"'{P}': header length {headerLength} is invalid");
+                throw new DiskImageException($"'{p}': header length {headerLength} is invalid");
             incompatible = BE64(h, HdrIncompatible);
             autoclear = BE64(h, HdrAutoclear);
             uint order = BE32(h, HdrRefcountOrder);
-            if (order > 6) throw new DiskImageException($"'{P}': refcount order {order} is invalid (at most 6)");
+            if (order > 6) throw new DiskImageException($"'{p}': refcount order {order} is invalid (at most 6)");
             refcountOrder = (int)order;
         }
         RefcountBits = 1 << refcountOrder;
@@ -221,11 +221,11 @@ public sealed class Qcow2Image : IDiskImage
             uint type = BE32(h, (int)pos), length = BE32(h, (int)pos + 4);
             if (type == ExtensionEnd) break;
             if (length > extensionsEnd - pos - 8)
-                throw new DiskImageException($"'{P}': header extension 0x{type:x8} ({length} bytes) runs past the header area");
+                throw new DiskImageException($"'{p}': header extension 0x{type:x8} ({length} bytes) runs past the header area");
             ReadOnlySpan<byte> data = h.AsSpan((int)pos + 8, (int)length);
             if (type == ExtensionBackingFormat)
             {
-                if (length == 0 || length > 16) throw new DiskImageException($"'{P}': backing format name of {length} bytes is invalid");
+                if (length == 0 || length > 16) throw new DiskImageException($"'{p}': backing format name of {length} bytes is invalid");
                 BackingFormat = Encoding.ASCII.GetString(data);
             }
             else if (type == ExtensionFeatureNames)
@@ -244,24 +244,24 @@ public sealed class Qcow2Image : IDiskImage
             var names = new List<string>();
             for (int bit = 0; bit < 64; bit++)
                 if ((unknown & (1UL << bit)) != 0) names.Add(featureNames.TryGetValue(bit, out string? n) && n.Length > 0 ? $"'{n}' (bit {bit})" : $"bit {bit}");
-            throw new DiskImageException($"'{P}' uses incompatible qcow2 features Trapeze does not know: {string.Join(", ", names)}");
+            throw new DiskImageException($"'{p}' uses incompatible qcow2 features Trapeze does not know: {string.Join(", ", names)}");
         }
-        if ((incompatible & IncompatExternalData) != 0) throw new DiskImageException($"'{P}' uses an external data file, which is not supported");
-        if ((incompatible & IncompatExtendedL2) != 0) throw new DiskImageException($"'{P}' uses extended L2 entries (subclusters), which are not supported");
+        if ((incompatible & IncompatExternalData) != 0) throw new DiskImageException($"'{p}' uses an external data file, which is not supported");
+        if ((incompatible & IncompatExtendedL2) != 0) throw new DiskImageException($"'{p}' uses extended L2 entries (subclusters), which are not supported");
         if ((incompatible & IncompatCompressionType) != 0 || (headerLength > HdrCompressionType && h[HdrCompressionType] != 0))
         {
             byte type = headerLength > HdrCompressionType ? h[HdrCompressionType] : (byte)0;
             throw new DiskImageException(type == 1
-                ? $"'{P}' uses zstd compression, which is not supported (convert it with 'qemu-img convert -O qcow2')"
-                : $"'{P}': compression type {type} is not supported (only zlib)");
+                ? $"'{p}' uses zstd compression, which is not supported (convert it with 'qemu-img convert -O qcow2')"
+                : $"'{p}': compression type {type} is not supported (only zlib)");
         }
         if (!ReadOnly && Corrupt)
-            throw new DiskImageException($"'{P}' is marked corrupt; repair it with 'qemu-img check -r all' (it can still be opened read-only)");
+            throw new DiskImageException($"'{p}' is marked corrupt; repair it with 'qemu-img check -r all' (it can still be opened read-only)");
         if (!ReadOnly && Dirty)
-            throw new DiskImageException($"'{P}' was not closed cleanly (dirty bit: its refcounts may be stale); repair it with " +
+            throw new DiskImageException($"'{p}' was not closed cleanly (dirty bit: its refcounts may be stale); repair it with " +
                 "'qemu-img check -r all' (it can still be opened read-only)");
         if (!ReadOnly && RefcountBits != 16)
-            throw new DiskImageException($"'{P}' has {RefcountBits}-bit refcounts; only 16-bit refcounts can be written (open it read-only, " +
+            throw new DiskImageException($"'{p}' has {RefcountBits}-bit refcounts; only 16-bit refcounts can be written (open it read-only, " +
                 "or rewrite it with 'qemu-img amend -o refcount_bits=16')");
 
         // Virtual size and the L1 table.
@@ -270,9 +270,9 @@ public sealed class Qcow2Image : IDiskImage
         _l1Offset = BE64(h, HdrL1Offset);
         ulong clusters = Length / _clusterSize + (Length % _clusterSize != 0 ? 1UL : 0);
         ulong l1Needed = (clusters >> _l2Bits) + ((clusters & ((1UL << _l2Bits) - 1)) != 0 ? 1UL : 0);
-        if (l1Size * 8 > MaxL1Bytes) throw new DiskImageException($"'{P}': L1 table of {l1Size} entries is too large");
-        if (l1Size < l1Needed) throw new DiskImageException($"'{P}': L1 table of {l1Size} entries is too small for a virtual size of {Length} bytes");
-        if (l1Size > 0) CheckTablePlacement(P, "L1 table", _l1Offset, l1Size * 8);
+        if (l1Size * 8 > MaxL1Bytes) throw new DiskImageException($"'{p}': L1 table of {l1Size} entries is too large");
+        if (l1Size < l1Needed) throw new DiskImageException($"'{p}': L1 table of {l1Size} entries is too small for a virtual size of {Length} bytes");
+        if (l1Size > 0) CheckTablePlacement(p, "L1 table", _l1Offset, l1Size * 8);
         byte[] l1Bytes = new byte[l1Size * 8];
         RandomAccess.Read(_file, l1Bytes, (long)_l1Offset);
         _l1 = new ulong[l1Size];
@@ -281,36 +281,36 @@ public sealed class Qcow2Image : IDiskImage
         // The refcount table: bounded and placed like the L1 table; loaded only to write.
         _refcountTableOffset = BE64(h, HdrRefcountTableOffset);
         _refcountTableClusters = BE32(h, HdrRefcountTableClusters);
-        if (_refcountTableClusters == 0) throw new DiskImageException($"'{P}' has no refcount table");
+        if (_refcountTableClusters == 0) throw new DiskImageException($"'{p}' has no refcount table");
         if (_refcountTableClusters * _clusterSize > MaxRefcountTableBytes)
-            throw new DiskImageException($"'{P}': refcount table of {_refcountTableClusters} clusters is too large");
-        CheckTablePlacement(P, "refcount table", _refcountTableOffset, _refcountTableClusters * _clusterSize);
+            throw new DiskImageException($"'{p}': refcount table of {_refcountTableClusters} clusters is too large");
+        CheckTablePlacement(p, "refcount table", _refcountTableOffset, _refcountTableClusters * _clusterSize);
 
         SnapshotCount = BE32(h, HdrSnapshotCount);
         if (SnapshotCount > 0)
         {
             ulong snapshots = BE64(h, HdrSnapshotsOffset);
             if (snapshots % _clusterSize != 0 || snapshots >= _fileLength || snapshots == 0)
-                throw new DiskImageException($"'{P}': snapshot table offset 0x{snapshots:x} is invalid");
+                throw new DiskImageException($"'{p}': snapshot table offset 0x{snapshots:x} is invalid");
             if (!ReadOnly)
-                throw new DiskImageException($"'{P}' has {SnapshotCount} internal snapshot(s); writing to such images is not supported " +
+                throw new DiskImageException($"'{p}' has {SnapshotCount} internal snapshot(s); writing to such images is not supported " +
                     "(open it read-only, or delete them with 'qemu-img snapshot -d')");
         }
 
         if (backingOffset != 0)
         {
             if (backingSize == 0 || backingSize > MaxBackingNameLength)
-                throw new DiskImageException($"'{P}': backing file name of {backingSize} bytes is invalid (1 to {MaxBackingNameLength})");
+                throw new DiskImageException($"'{p}': backing file name of {backingSize} bytes is invalid (1 to {MaxBackingNameLength})");
             if (backingOffset > _clusterSize - backingSize || backingOffset < headerLength)
-                throw new DiskImageException($"'{P}': backing file name at 0x{backingOffset:x} lies outside the header cluster");
+                throw new DiskImageException($"'{p}': backing file name at 0x{backingOffset:x} lies outside the header cluster");
             ReadOnlySpan<byte> nameBytes = h.AsSpan((int)backingOffset, (int)backingSize);
-            if (nameBytes.IndexOf((byte)0) >= 0) throw new DiskImageException($"'{P}': backing file name contains a NUL byte");
+            if (nameBytes.IndexOf((byte)0) >= 0) throw new DiskImageException($"'{p}': backing file name contains a NUL byte");
             try { BackingFileName = new UTF8Encoding(false, true).GetString(nameBytes); }
-            catch (DecoderFallbackException) { throw new DiskImageException($"'{P}': backing file name is not valid UTF-8"); }
+            catch (DecoderFallbackException) { throw new DiskImageException($"'{p}': backing file name is not valid UTF-8"); }
         }
 
-        if (!ReadOnly) PrepareForWriting(P, autoclear);
-        if (BackingFileName != null && options.OpenBacking) _backing = OpenBackingFile(P, options);
+        if (!ReadOnly) PrepareForWriting(p, autoclear);
+        if (BackingFileName != null && options.OpenBacking) _backing = OpenBackingFile(p, options);
     }
 
     private void CheckTablePlacement(string p, string what, ulong offset, ulong bytes)
