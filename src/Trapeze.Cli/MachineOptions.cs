@@ -11,9 +11,14 @@ public static class MachineOptions
     public static readonly string[] Flags = ["no-jit", "nodefaults"];
 
     public const string DeviceHelp = """
-          --disk FILE[,format=raw][,readonly=on][,serial=STR]
-                                    a virtio-blk disk over a raw image file (repeatable; the first is
+          --disk FILE[,format=raw|qcow2][,readonly=on][,serial=STR][,allow-external-backing=on]
+                                    a virtio-blk disk over an image file (repeatable; the first is
                                     /dev/vda). readonly=on opens the file read-only and tells the guest.
+                                    Without format= the file is probed: the qcow2 magic means qcow2,
+                                    anything else raw (and the guest may then not write the qcow2
+                                    magic into its first sector). Name the format for images you did
+                                    not make. A qcow2 backing file must be in the image's directory
+                                    unless allow-external-backing=on.
           --device virtio-rng|virtio-console
                                     add a virtio device (repeatable)
           --console ttyS0|hvc0      where keyboard input goes: the UART (ttyS0) or the virtio-console

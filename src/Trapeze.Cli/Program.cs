@@ -1,3 +1,4 @@
+using Trapeze.Devices.Storage;
 using Trapeze.Machine;
 using Trapeze.Machine.Boot;
 
@@ -12,6 +13,7 @@ public static class Program
           run        boot a virtual machine on the terminal (QEMU virt-compatible board)
           run-elf    run a bare-metal RISC-V ELF that reports through HTIF tohost (riscv-tests convention)
           disasm     disassemble a RISC-V ELF or raw binary
+          disk       create, describe, grow and convert disk images (raw, qcow2)
           help       show this text, or 'trapeze help COMMAND'
 
         Run 'trapeze COMMAND --help' for a command's options.
@@ -33,13 +35,15 @@ public static class Program
                 "run" => RunCommand.Execute(rest),
                 "run-elf" => RunElfCommand.Execute(rest),
                 "disasm" => DisasmCommand.Execute(rest),
+                "disk" => DiskCommand.Execute(rest),
                 "--version" or "version" => Version(),
-                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, help)"),
+                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, disk, help)"),
             };
         }
         catch (UsageException e) { return Fail(e.Message); }
         catch (MachineConfigException e) { return Fail(e.Message); }
         catch (BootImageException e) { return Fail(e.Message); }
+        catch (DiskImageException e) { return Fail(e.Message); }
         catch (MachineFailureException e)
         {
             HostStreams.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");

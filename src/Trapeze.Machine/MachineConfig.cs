@@ -54,9 +54,12 @@ public sealed record MachineConfig
 /// <summary>A virtio-blk disk backed by an image file.</summary>
 /// <param name="Path">The image file.</param>
 /// <param name="ReadOnly">Open the file read-only and offer VIRTIO_BLK_F_RO.</param>
-/// <param name="Format">"raw", or null to check the file is not in a format Trapeze cannot read (qcow2).</param>
+/// <param name="Format">"raw", "qcow2", or null to probe (the qcow2 magic means qcow2; a probed raw image
+/// refuses guest writes of that magic to its first sector).</param>
 /// <param name="Serial">The serial number the guest reads (GET_ID), up to 20 ASCII characters.</param>
-public sealed record DiskConfig(string Path, bool ReadOnly = false, string? Format = null, string? Serial = null);
+/// <param name="AllowExternalBacking">Let a qcow2 image name a backing file outside its own directory.</param>
+public sealed record DiskConfig(string Path, bool ReadOnly = false, string? Format = null, string? Serial = null,
+    bool AllowExternalBacking = false);
 
 /// <summary>The virtio devices besides disks that a machine can have.</summary>
 public enum VirtioDeviceKind

@@ -133,35 +133,20 @@ public sealed class VirtMachine : IDisposable
 
     private static IDiskImage OpenDisk(DiskConfig disk)
     {
-        if (disk.Format is not (null or "raw"))
-            throw new MachineConfigException($"disk '{disk.Path}': format '{disk.Format}' is not supported (raw only)");
+        if (disk.Format is not (null or DiskImages.Raw or DiskImages.Qcow2))
+            throw new MachineConfigException($"disk '{disk.Path}': format '{disk.Format}' is not supported (raw, qcow2)");
         if (disk.Serial is { } serial && (serial.Length > VirtioBlock.IdBytes || serial.Any(ch => ch < 0x20 || ch > 0x7e)))
             throw new MachineConfigException($"disk '{disk.Path}': serial '{serial}' is not up to {VirtioBlock.IdBytes} printable ASCII characters");
-        RawDiskImage image;
         try
         {
-            image = RawDiskImage.Open(disk.Path, disk.ReadOnly);
+            // Without a format the image is probed (qcow2 magic, else raw); a probed raw image refuses
+            // guest writes that would make it look like qcow2 next time.
+            return DiskImages.Open(disk.Path, new DiskOpenOptions(disk.Format, disk.ReadOnly, disk.AllowExternalBacking));
         }
         catch (DiskImageException e)
         {
             throw new MachineConfigException(e.Message);
         }
-        if (disk.Format == null && StartsWithQcow2Magic(image))
-        {
-            image.Dispose();
-            throw new MachineConfigException($"disk '{disk.Path}' is a qcow2 image: only raw images are supported " +
-                "(convert it with 'qemu-img convert -O raw', or say format=raw to use its bytes as they are)");
-        }
-        return image;
-    }
-
-    private static bool StartsWithQcow2Magic(IDiskImage image)
-    {
-        if (image.Length < 4) return false;
-        Span<byte> magic = stackalloc byte[4];
-        try { image.Read(0, magic); }
-        catch (IOException) { return false; }
-        return magic.SequenceEqual((ReadOnlySpan<byte>)[(byte)'Q', (byte)'F', (byte)'I', 0xfb]);
     }
 
     public MachineConfig Config { get; }

@@ -68,21 +68,22 @@ public static class VirtioOptions
             string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
             disk = key switch
             {
-                "format" when value == "raw" => disk with { Format = value },
-                "format" => throw new MachineConfigException($"--disk: format '{value}' is not supported (raw only)"),
-                "readonly" => disk with { ReadOnly = ParseSwitch(value) },
+                "format" when value is "raw" or "qcow2" => disk with { Format = value },
+                "format" => throw new MachineConfigException($"--disk: format '{value}' is not supported (raw, qcow2)"),
+                "readonly" => disk with { ReadOnly = ParseSwitch(key, value) },
                 "serial" => disk with { Serial = value },
-                _ => throw new MachineConfigException($"--disk: unknown option '{key}' (options: format, readonly, serial)"),
+                "allow-external-backing" => disk with { AllowExternalBacking = ParseSwitch(key, value) },
+                _ => throw new MachineConfigException($"--disk: unknown option '{key}' (options: format, readonly, serial, allow-external-backing)"),
             };
         }
         return disk;
     }
 
-    private static bool ParseSwitch(string value) => value switch
+    private static bool ParseSwitch(string key, string value) => value switch
     {
         "on" or "yes" or "true" or "" => true,
         "off" or "no" or "false" => false,
-        _ => throw new MachineConfigException($"--disk: readonly={value} is not on or off"),
+        _ => throw new MachineConfigException($"--disk: {key}={value} is not on or off"),
     };
 
     private static List<string> SplitOptions(string text)
