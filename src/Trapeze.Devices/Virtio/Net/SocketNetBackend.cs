@@ -36,7 +36,9 @@ public sealed class SocketNetBackend : INetBackend
         var s = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone (a listener may come back while its old connection is in TIME_WAIT); .NET's
+            // ReuseAddress would add SO_REUSEPORT on Linux, letting two listeners share the port.
+            if (OperatingSystem.IsLinux()) s.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             s.Bind(endpoint);
             s.Listen(1);
         }
