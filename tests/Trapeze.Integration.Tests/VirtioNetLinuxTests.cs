@@ -40,6 +40,30 @@ public sealed class VirtioNetLinuxTests(VirtioGuestImage guest, ITestOutputHelpe
         Assert.Equal(sha, client.Line("NT sha"));
     }
 
+    [HostFact(Needs.OpenSbi | Needs.Tap)]
+    public void The_host_fetches_a_file_from_the_guest_through_a_tap_interface()
+    {
+        Assert.True(guest.Error == null, guest.Error);
+        string ifname = $"trz{Environment.ProcessId % 100000}";
+        using var vm = TrapezeProcess.Start(output, "run", "--kernel", guest.Kernel, "--initrd", guest.Initrd,
+            "--append", "console=ttyS0 net=off run=/net-test.sh nt=server nt_ip=10.213.87.1",
+            "--net", $"tap,ifname={ifname}");
+        // The interface exists once the machine is built, before the guest runs; give it an address.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (!Directory.Exists($"/sys/class/net/{ifname}"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{ifname} did not appear; stderr: {vm.Stderr}");
+            Thread.Sleep(200);
+        }
+        Host.Run("ip", "addr", "add", "10.213.87.100/24", "dev", ifname).AssertExit(0);
+        Host.Run("ip", "link", "set", ifname, "up").AssertExit(0);
+        vm.WaitFor("NT serving", Timeout);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        byte[] file = http.GetByteArrayAsync("http://10.213.87.1:8080/file").GetAwaiter().GetResult();
+        Assert.Equal(524288, file.Length);
+        Assert.Equal(vm.Line("NT sha"), "NT sha " + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file)));
+    }
+
     private static int FreeLoopbackPort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);

@@ -176,14 +176,20 @@ public sealed class VirtioNet : IVirtioDevice, INetBackendSink, IDisposable
             Interlocked.Increment(ref _rxBadLength);
             return;
         }
-        if (_transport is not { IsDriverReady: true } || Interlocked.Increment(ref _pendingCount) > _backlogCapacity)
+        // Nobody to receive it (no driver yet, or one being reset): dropped, as by a NIC not yet enabled.
+        if (_transport is not { IsDriverReady: true } transport)
         {
-            if (_transport is { IsDriverReady: true }) Interlocked.Decrement(ref _pendingCount);
+            Interlocked.Increment(ref _rxDropped);
+            return;
+        }
+        if (Interlocked.Increment(ref _pendingCount) > _backlogCapacity)
+        {
+            Interlocked.Decrement(ref _pendingCount);
             Interlocked.Increment(ref _rxDropped);
             return;
         }
         _pending.Enqueue(frame.ToArray());
-        _transport.Kick(ReceiveQueue);
+        transport.Kick(ReceiveQueue);
     }
 
     void INetBackendSink.OnLinkChanged(bool up)
