@@ -5,7 +5,7 @@ namespace Trapeze.Cli;
 /// <summary>The machine options shared by commands that boot a VM.</summary>
 public static class MachineOptions
 {
-    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "disk", "device", "console"];
+    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "disk", "device", "console", "net"];
 
     /// <summary>Flags every machine-booting command accepts.</summary>
     public static readonly string[] Flags = ["no-jit", "nodefaults"];
@@ -19,6 +19,9 @@ public static class MachineOptions
                                     magic into its first sector). Name the format for images you did
                                     not make. A qcow2 backing file must be in the image's directory
                                     unless allow-external-backing=on.
+          --net socket,listen=HOST:PORT|socket,connect=HOST:PORT|tap,ifname=NAME[,mac=52:54:00:12:34:56]
+                                    a virtio-net NIC (repeatable; the first is eth0): frames over TCP
+                                    in QEMU's -netdev socket framing, or a Linux TAP interface
           --device virtio-rng|virtio-console
                                     add a virtio device (repeatable)
           --console ttyS0|hvc0      where keyboard input goes: the UART (ttyS0) or the virtio-console
@@ -59,7 +62,8 @@ public static class MachineOptions
             a.Values("disk").Select(VirtioOptions.ParseDisk),
             a.Values("device").Select(VirtioOptions.ParseDevice),
             a.Value("console") is { } console ? VirtioOptions.ParseConsole(console) : null,
-            defaults: !a.Flag("nodefaults"));
+            defaults: !a.Flag("nodefaults"),
+            a.Values("net").Select(VirtioOptions.ParseNet));
 
     public static void DumpDtbIfAsked(ArgReader a, VirtMachine machine)
     {

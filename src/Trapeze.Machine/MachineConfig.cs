@@ -37,7 +37,10 @@ public sealed record MachineConfig
     /// <summary>virtio-blk disks, in slot order (the first is the guest's vda).</summary>
     public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
 
-    /// <summary>Other virtio devices, placed after the disks. The library adds none by default (as QEMU's
+    /// <summary>virtio-net NICs, placed after the disks (the first is the guest's eth0).</summary>
+    public IReadOnlyList<NetConfig> Nets { get; init; } = [];
+
+    /// <summary>Other virtio devices, placed after the disks and NICs. The library adds none by default (as QEMU's
     /// virt board); the CLI adds its defaults here.</summary>
     public IReadOnlyList<VirtioDeviceKind> VirtioDevices { get; init; } = [];
 
@@ -50,6 +53,23 @@ public sealed record MachineConfig
     /// <summary>Debian's OpenSBI, used when no firmware is named (as QEMU uses its bundled OpenSBI).</summary>
     public const string DebianOpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 }
+
+/// <summary>How a virtio-net NIC reaches the host.</summary>
+public enum NetBackendKind
+{
+    /// <summary>A TCP stream in QEMU's -netdev socket framing; this side listens.</summary>
+    SocketListen,
+    /// <summary>The same, connecting to a listener.</summary>
+    SocketConnect,
+    /// <summary>A Linux TAP interface.</summary>
+    Tap,
+}
+
+/// <summary>A virtio-net NIC.</summary>
+/// <param name="Backend">Where its frames go.</param>
+/// <param name="Address">host:port for the socket backends, the interface name for TAP.</param>
+/// <param name="Mac">The NIC's address (6 bytes), or null for a generated 52:54:00:xx:xx:xx.</param>
+public sealed record NetConfig(NetBackendKind Backend, string Address, byte[]? Mac = null);
 
 /// <summary>A virtio-blk disk backed by an image file.</summary>
 /// <param name="Path">The image file.</param>

@@ -9,6 +9,7 @@ using Trapeze.Devices.Storage;
 using Trapeze.Devices.Virtio;
 using Trapeze.Devices.Virtio.Block;
 using Trapeze.Devices.Virtio.Console;
+using Trapeze.Devices.Virtio.Net;
 using Trapeze.Devices.Virtio.Rng;
 using Trapeze.Jit;
 using Trapeze.Machine.Boot;
@@ -91,11 +92,12 @@ public sealed class VirtMachine : IDisposable
     private static IVirtioDevice[] CreateVirtioDevices(MachineConfig config, Action<byte> consoleOutput,
         out IReadOnlyList<VirtioBlock> disks, out VirtioConsole? console)
     {
-        int count = config.Disks.Count + config.VirtioDevices.Count;
+        int count = config.Disks.Count + config.Nets.Count + config.VirtioDevices.Count;
         if (count > MachineConfig.VirtioSlots)
             throw new MachineConfigException($"{count} virtio devices ({config.Disks.Count} disks) do not fit in the board's {MachineConfig.VirtioSlots} virtio-mmio slots");
         var devices = new List<IVirtioDevice>();
         var blocks = new List<VirtioBlock>();
+        var opened = new List<IDisposable>();
         console = null;
         try
         {
@@ -103,12 +105,19 @@ public sealed class VirtMachine : IDisposable
             {
                 var block = new VirtioBlock(OpenDisk(disk), disk.Serial);
                 blocks.Add(block);
+                opened.Add(block);
                 devices.Add(block);
+            }
+            foreach (NetConfig net in config.Nets)
+            {
+                INetBackend backend = OpenNetBackend(net);
+                opened.Add(backend);
+                devices.Add(new VirtioNet(backend, net.Mac ?? VirtioNet.GenerateMac()));
             }
         }
         catch
         {
-            foreach (VirtioBlock b in blocks) b.Dispose();
+            foreach (IDisposable d in opened) d.Dispose();
             throw;
         }
         foreach (VirtioDeviceKind kind in config.VirtioDevices)
@@ -129,6 +138,38 @@ public sealed class VirtMachine : IDisposable
         }
         disks = blocks;
         return [.. devices];
+    }
+
+    private static INetBackend OpenNetBackend(NetConfig net)
+    {
+        try
+        {
+            return net.Backend switch
+            {
+                NetBackendKind.SocketListen => SocketNetBackend.Listen(ResolveEndPoint(net.Address)),
+                NetBackendKind.SocketConnect => SocketNetBackend.Connect(ResolveEndPoint(net.Address)),
+                NetBackendKind.Tap => TapNetBackend.Open(net.Address),
+                _ => throw new MachineConfigException($"--net: unknown backend {net.Backend}"),
+            };
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            throw new MachineConfigException($"--net {net.Backend switch { NetBackendKind.Tap => "tap", _ => "socket" }} {net.Address}: {e.Message}");
+        }
+    }
+
+    private static System.Net.IPEndPoint ResolveEndPoint(string hostPort)
+    {
+        int colon = hostPort.LastIndexOf(':');
+        string host = hostPort[..colon].Trim('[', ']');
+        int port = int.Parse(hostPort.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture);
+        if (!System.Net.IPAddress.TryParse(host, out System.Net.IPAddress? address))
+        {
+            System.Net.IPAddress[] found = System.Net.Dns.GetHostAddresses(host);
+            if (found.Length == 0) throw new IOException($"'{host}' has no address");
+            address = found[0];
+        }
+        return new System.Net.IPEndPoint(address, port);
     }
 
     private static IDiskImage OpenDisk(DiskConfig disk)

@@ -58,6 +58,9 @@ public sealed class BadInputTests
     [InlineData("unknown command 'frobnicate'", "frobnicate")]
     [InlineData("'0' is not a number in 1..64", "run", "--smp", "0", "--kernel", UBoot)]
     [InlineData("'0' is not a number", "run-elf", "--timeout", "0", "x.elf")]
+    [InlineData("--net: 'user' is not a backend", "run", "--net", "user", "--kernel", UBoot)]
+    [InlineData("--net: socket needs listen=HOST:PORT", "run", "--net", "socket", "--kernel", UBoot)]
+    [InlineData("--net: mac '01:02:03:04:05:06' is a multicast address", "run", "--net", "tap,ifname=t0,mac=01:02:03:04:05:06", "--kernel", UBoot)]
     public void BadCommandLineIsRefused(string expected, params string[] args)
     {
         // These options are refused before their files are read, so they need no images on the host.
@@ -73,6 +76,15 @@ public sealed class BadInputTests
         AssertRefused(TrapezeCli.Run("run", "--bios", missing, "--kernel", missing), "cannot read");
         AssertRefused(TrapezeCli.Run("run-elf", missing), "cannot read");
         AssertRefused(TrapezeCli.Run("run", "--kernel", dir.Path), "cannot read kernel");
+    }
+
+    [Fact]
+    public void NetListenOnABusyPortIsRefused()
+    {
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        AssertRefused(TrapezeCli.Run("run", "--net", $"socket,listen=127.0.0.1:{port}", "--kernel", UBoot), $"--net socket 127.0.0.1:{port}:");
     }
 
     [HostFact(Needs.UBoot)]

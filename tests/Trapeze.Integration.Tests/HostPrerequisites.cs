@@ -19,6 +19,8 @@ public enum Needs
     Qemu = 32,
     /// <summary><c>mkfs.ext4</c>, <c>debugfs</c> and <c>e2fsck</c> (Debian's <c>e2fsprogs</c>).</summary>
     E2fsprogs = 64,
+    /// <summary>A TAP interface can be made (<c>/dev/net/tun</c> and root, for CAP_NET_ADMIN) and <c>ip</c> set up.</summary>
+    Tap = 128,
 }
 
 /// <summary>The host files and tools the integration tests use, and why a test is skipped without them.</summary>
@@ -45,6 +47,12 @@ public static class HostPrerequisites
             MissingTool("binutils-riscv64-unknown-elf", "riscv64-unknown-elf-as", "riscv64-unknown-elf-ld") is { } bu) return bu;
         if (needs.HasFlag(Needs.Dtc) && MissingTool("device-tree-compiler", "dtc", "fdtget") is { } dtc) return dtc;
         if (needs.HasFlag(Needs.Qemu) && MissingTool("qemu-system-misc", "qemu-system-riscv64") is { } q) return q;
+        if (needs.HasFlag(Needs.Tap))
+        {
+            if (!File.Exists("/dev/net/tun")) return "no /dev/net/tun";
+            if (LibC.geteuid() != 0) return "making a TAP interface needs root (CAP_NET_ADMIN)";
+            if (MissingTool("iproute2", "ip") is { } ip) return ip;
+        }
         if (needs.HasFlag(Needs.E2fsprogs) && MissingTool("e2fsprogs", "mkfs.ext4", "debugfs", "e2fsck") is { } e2) return e2;
         return null;
     }

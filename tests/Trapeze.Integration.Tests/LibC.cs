@@ -10,6 +10,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int posix_openpt(int flags);
 
+    [LibraryImport("libc")]
+    public static partial uint geteuid();
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int grantpt(int fd);
 

@@ -10,7 +10,7 @@ namespace Trapeze.Integration.Tests;
 /// tests boot it with their own script appended to the initramfs as a second archive, so the default
 /// guest is never changed.
 /// </summary>
-public sealed class VirtioGuestImage : IDisposable
+public sealed partial class VirtioGuestImage : IDisposable
 {
     public VirtioGuestImage()
     {
@@ -25,7 +25,10 @@ public sealed class VirtioGuestImage : IDisposable
         using var output = File.Create(Initrd);
         using (var input = File.OpenRead(BaseInitrd)) input.CopyTo(output);
         using var gzip = new GZipStream(output, CompressionLevel.Fastest);
-        byte[] cpio = NewcArchive.Build([("virtio-test.sh", 0x81ed, Encoding.ASCII.GetBytes(GuestScript.Replace("\r\n", "\n")))]);
+        byte[] cpio = NewcArchive.Build([
+            ("virtio-test.sh", 0x81ed, Encoding.ASCII.GetBytes(GuestScript.Replace("\r\n", "\n"))),
+            ("net-test.sh", 0x81ed, Encoding.ASCII.GetBytes(NetScript.Replace("\r\n", "\n"))),
+        ]);
         gzip.Write(cpio);
     }
 
@@ -120,6 +123,39 @@ public sealed class VirtioGuestImage : IDisposable
           sync
           echo "VT sync-returned"
           sleep 600;;
+        esac
+        """;
+}
+
+public sealed partial class VirtioGuestImage
+{
+    /// <summary>
+    /// The guest side of the virtio-net test (run=/net-test.sh nt=server|client nt_ip=ADDR, with net=off so
+    /// that /init leaves eth0 alone). Every line it prints starts with "NT ". The server serves a file of
+    /// random bytes over HTTP; the client pings it and fetches the file.
+    /// </summary>
+    public const string NetScript = """
+        #!/bin/sh
+        arg() { for w in $(cat /proc/cmdline); do case $w in "$1="*) echo "${w#*=}"; return;; esac; done; }
+        role=$(arg nt)
+        ip addr add "$(arg nt_ip)/24" dev eth0
+        ip link set eth0 up
+        echo "NT up $role mac=$(cat /sys/class/net/eth0/address) features=$(cat /sys/bus/virtio/devices/*/features | head -c 40)"
+        case $role in
+        server)
+          mkdir -p /www
+          head -c 524288 /dev/urandom > /www/file
+          echo "NT sha $(sha256sum /www/file | cut -d' ' -f1)"
+          httpd -p 8080 -h /www
+          echo "NT serving"
+          sleep 600;;
+        client)
+          i=0; until ping -c 1 -W 2 10.0.2.1 >/dev/null 2>&1 || [ $i -ge 60 ]; do i=$((i+1)); done
+          if ping -c 3 -W 5 10.0.2.1 > /tmp/ping 2>&1; then echo "NT ping ok"; else echo "NT ping failed"; fi
+          sed 's/^/NT ping: /' /tmp/ping
+          i=0; until wget -q -O /tmp/file http://10.0.2.1:8080/file || [ $i -ge 60 ]; do sleep 1; i=$((i+1)); done
+          echo "NT sha $(sha256sum /tmp/file | cut -d' ' -f1)"
+          echo "NT done";;
         esac
         """;
 }

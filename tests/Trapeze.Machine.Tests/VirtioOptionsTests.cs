@@ -89,4 +89,31 @@ public sealed class VirtioOptionsTests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public void Net_options_parse_and_bad_ones_say_what_is_wrong()
+    {
+        Assert.Equal(new NetConfig(NetBackendKind.SocketListen, "127.0.0.1:5555"), VirtioOptions.ParseNet("socket,listen=127.0.0.1:5555"));
+        Assert.Equal(NetBackendKind.SocketConnect, VirtioOptions.ParseNet("socket,connect=localhost:1").Backend);
+        NetConfig tap = VirtioOptions.ParseNet("tap,ifname=tap0,mac=52:54:00:12:34:56");
+        Assert.Equal((NetBackendKind.Tap, "tap0"), (tap.Backend, tap.Address));
+        Assert.Equal(new byte[] { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, tap.Mac);
+        foreach (string bad in new[] { "user", "socket", "socket,listen=5555", "socket,listen=h:99999", "socket,listen=h:1,connect=h:2",
+                     "socket,ifname=x", "tap", "tap,ifname=", "tap,ifname=a-name-that-is-too-long", "tap,listen=h:1",
+                     "tap,ifname=t,mac=52:54:00:12:34", "tap,ifname=t,mac=53:54:00:12:34:56", "tap,ifname=t,mac=zz:54:00:12:34:56",
+                     "tap,ifname=t,model=e1000" })
+        {
+            var e = Assert.Throws<MachineConfigException>(() => VirtioOptions.ParseNet(bad));
+            Assert.StartsWith("--net: ", e.Message);
+        }
+    }
+
+    [Fact]
+    public void Nets_take_virtio_slots_before_the_defaults()
+    {
+        MachineConfig config = VirtioOptions.WithDevices(new MachineConfig(), Enumerable.Repeat("a.img", 6).Select(VirtioOptions.ParseDisk), [], null, true,
+            [VirtioOptions.ParseNet("socket,listen=127.0.0.1:1"), VirtioOptions.ParseNet("tap,ifname=t0")]);
+        Assert.Equal(2, config.Nets.Count);
+        Assert.Empty(config.VirtioDevices); // no slot left for the default rng
+    }
 }

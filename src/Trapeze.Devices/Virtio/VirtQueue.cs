@@ -127,6 +127,10 @@ public sealed class VirtQueue
         return true;
     }
 
+    /// <summary>Puts back the chain the last <see cref="TryPop"/> returned, not yet pushed: the next pop
+    /// returns it again (a receive buffer kept for a frame that fits, when one that did not was dropped).</summary>
+    public void Unpop() => _lastAvail--;
+
     private VirtQueueError Walk(ushort head)
     {
         _chain.Start(head);
