@@ -12,6 +12,7 @@ public static class Program
           run        boot a virtual machine on the terminal (QEMU virt-compatible board)
           run-elf    run a bare-metal RISC-V ELF that reports through HTIF tohost (riscv-tests convention)
           disasm     disassemble a RISC-V ELF or raw binary
+          fuzz-jit   differential fuzzing of the binary translator against the interpreter (diagnostic)
           help       show this text, or 'trapeze help COMMAND'
 
         Run 'trapeze COMMAND --help' for a command's options.
@@ -33,6 +34,7 @@ public static class Program
                 "run" => RunCommand.Execute(rest),
                 "run-elf" => RunElfCommand.Execute(rest),
                 "disasm" => DisasmCommand.Execute(rest),
+                "fuzz-jit" => FuzzJitCommand.Execute(rest),
                 "--version" or "version" => Version(),
                 _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, help)"),
             };
