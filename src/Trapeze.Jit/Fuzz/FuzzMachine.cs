@@ -68,6 +68,7 @@ public sealed unsafe class FuzzMachine : IDisposable
 
     public GuestRam Ram { get; }
     public Hart Hart { get; }
+    public Bus Bus => _bus;
     public Translator? Translator { get; private set; }
     public HartState* State => Hart.State;
 

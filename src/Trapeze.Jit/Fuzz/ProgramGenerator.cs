@@ -44,6 +44,20 @@ public sealed class ProgramGenerator
         return p;
     }
 
+    /// <summary>The decode-table entries random instructions are drawn from (all but control transfers and
+    /// sensitive instructions, which the generator places itself).</summary>
+    public static IReadOnlyList<int> InstructionEntries => AllowedEntries;
+
+    /// <summary>A straight-line program of <paramref name="count"/> random instances of one decode-table
+    /// entry (memory accesses with their address set-up), for per-instruction tests.</summary>
+    public static FuzzProgram ForEntry(FuzzRandom r, int entry, int count)
+    {
+        var g = new ProgramGenerator(r);
+        var items = new List<FuzzItem>();
+        for (int i = 0; i < count; i++) items.Add(g.RandomInstruction(entry));
+        return new FuzzProgram { Base = FuzzLayout.CodeBase + 0x100, Items = items };
+    }
+
     private static int[] FindAllowed()
     {
         var list = new List<int>();
@@ -274,11 +288,11 @@ public sealed class ProgramGenerator
         return boundary - (ulong)_r.Next(1, 9);
     }
 
-    private FuzzItem RandomInstruction()
+    private FuzzItem RandomInstruction(int entry = -1)
     {
         for (int tries = 0; tries < 50; tries++)
         {
-            var e = DecodeTable.Entries[_r.Pick(AllowedEntries)];
+            var e = DecodeTable.Entries[entry >= 0 ? entry : _r.Pick(AllowedEntries)];
             uint raw = e.Compressed ? Compressed(e) : Full(e);
             var d = Decoder.Decode(raw);
             if (d.Op == Op.Illegal) { if (_r.Chance(5)) return new PlainItem([raw]); continue; }
