@@ -34,6 +34,10 @@ public sealed record MachineConfig
     /// <summary>Translate on the hart's own thread at once (deterministic: tests and lockstep runs).</summary>
     public bool JitSynchronous { get; init; }
 
+    /// <summary>Check every Nth translated region run against the interpreter (0: off). Needs one hart and
+    /// the translator; translation is then synchronous.</summary>
+    public int Lockstep { get; init; }
+
     /// <summary>Debian's OpenSBI, used when no firmware is named (as QEMU uses its bundled OpenSBI).</summary>
     public const string DebianOpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 }

@@ -51,6 +51,11 @@ public sealed unsafe partial class Hart
         }
         if (compiled != null)
         {
+            if (_lockstep is { } ls && ls.ShouldCheck())
+            {
+                RunLockstep(b, compiled, ls);
+                return;
+            }
             ulong before = s->Retired;
             RegionExit exit = compiled.Function(s, this, compiled.Insns);
             Stats.RegionRuns++;

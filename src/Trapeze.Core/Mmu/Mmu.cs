@@ -38,6 +38,13 @@ public sealed unsafe partial class SoftMmu
     /// <summary>Called for every device access (for exit statistics by device); may be null.</summary>
     public Action<IMmioDevice>? OnMmio { get; set; }
 
+    /// <summary>Lockstep: records (or replays) this hart's RAM writes and device accesses while set.</summary>
+    public AccessLog? Log { get; set; }
+
+    /// <summary>Lockstep: every store takes the slow path (where <see cref="Log"/> sees it). Set once,
+    /// before the hart runs; the TLBs must be flushed after.</summary>
+    public bool NoFastWrites { get; set; }
+
     public SoftMmu(HartState* state, Bus bus)
     {
         _s = state;
@@ -155,7 +162,12 @@ public sealed unsafe partial class SoftMmu
         byte f = Volatile.Read(ref m.Flags[page]);
         if (f == 0) return;
         if ((f & (byte)PageFlags.Code) != 0) m.InvalidateCode(page);
-        if ((f & (byte)PageFlags.WriteWatched) != 0) _bus.WriteWatch?.Invoke(pa, size);
+        if ((f & (byte)PageFlags.WriteWatched) != 0)
+        {
+            // The watcher (HTIF) reacts by changing memory: a lockstep run that did this cannot be replayed.
+            if (Log != null) Log.WroteWatchedPage = true;
+            _bus.WriteWatch?.Invoke(pa, size);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -366,7 +378,14 @@ public sealed unsafe partial class SoftMmu
         {
             MmioAccesses++;
             OnMmio?.Invoke(dev.Device);
-            if (dev.Device.Read(pa - dev.Base, size, out v)) return true;
+            bool accepted;
+            if (Log is { Replay: true } replay) replay.ReplayRead(pa, size, out v, out accepted);
+            else
+            {
+                accepted = dev.Device.Read(pa - dev.Base, size, out v);
+                Log?.RecordMmio(pa, size, write: false, v, accepted);
+            }
+            if (accepted) return true;
         }
         v = 0;
         return Fail(ExceptionCause.LoadAccessFault, va);
@@ -378,6 +397,7 @@ public sealed unsafe partial class SoftMmu
         if (m != null && m.Contains(pa, (ulong)size) && !m.ReadOnly)
         {
             byte* p = m.Host + (pa - m.Base);
+            Log?.BeforeRamWrite(p, pa, size);
             switch (size)
             {
                 case 1: *p = (byte)v; break;
@@ -393,7 +413,14 @@ public sealed unsafe partial class SoftMmu
         {
             MmioAccesses++;
             OnMmio?.Invoke(dev.Device);
-            if (dev.Device.Write(pa - dev.Base, size, v)) return true;
+            bool accepted;
+            if (Log is { Replay: true } replay) replay.ReplayWrite(pa, size, v, out accepted);
+            else
+            {
+                accepted = dev.Device.Write(pa - dev.Base, size, v);
+                Log?.RecordMmio(pa, size, write: true, v, accepted);
+            }
+            if (accepted) return true;
         }
         return Fail(ExceptionCause.StoreAccessFault, va);
     }
@@ -439,7 +466,7 @@ public sealed unsafe partial class SoftMmu
         var m = _bus.FindMemory(page);
         bool fast = m != null && m.Contains(page, 1UL << 12) && Pmp.CheckPage(_s, page, type, priv);
         if (fast && type == AccessType.Write)
-            fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0;
+            fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0 && !NoFastWrites;
         if (type != AccessType.Write || dirtyOk)
         {
             e.Ctx = ctx;

@@ -1,0 +1,99 @@
+namespace Trapeze.Core.Mmu;
+
+/// <summary>
+/// What one run of guest code did to memory, for lockstep comparison (see Hart.Lockstep): the old value
+/// of every RAM byte it wrote (so the run can be undone), and its device accesses in order. In replay
+/// mode device accesses are not performed: reads return what the recorded run read, writes are checked
+/// against the recorded ones, so a device sees each access once.
+/// </summary>
+public sealed unsafe class AccessLog
+{
+    public readonly record struct MmioAccess(ulong Address, int Size, bool Write, ulong Value, bool Accepted);
+
+    private readonly Dictionary<ulong, byte> _oldBytes = [];
+    private readonly List<MmioAccess> _mmio = [];
+    private int _replayIndex;
+
+    /// <summary>Device accesses are served from <see cref="Recorded"/> instead of the devices.</summary>
+    public bool Replay { get; private set; }
+
+    /// <summary>The recorded run's device accesses (replay mode).</summary>
+    public IReadOnlyList<MmioAccess> Recorded { get; private set; } = [];
+
+    /// <summary>The first device access that differed from the recorded run, if any.</summary>
+    public string? ReplayMismatch { get; private set; }
+
+    public IReadOnlyDictionary<ulong, byte> OldBytes => _oldBytes;
+    public IReadOnlyList<MmioAccess> Mmio => _mmio;
+
+    /// <summary>The run wrote a write-watched page (HTIF tohost): the watcher has seen it and may have
+    /// changed memory in response, so the run cannot be undone and replayed.</summary>
+    public bool WroteWatchedPage { get; set; }
+
+    public void Record()
+    {
+        WroteWatchedPage = false;
+        _oldBytes.Clear();
+        _mmio.Clear();
+        Replay = false;
+        ReplayMismatch = null;
+    }
+
+    public void ReplayFrom(AccessLog recorded)
+    {
+        Record();
+        Replay = true;
+        Recorded = [.. recorded._mmio];
+        _replayIndex = 0;
+    }
+
+    /// <summary>Called before <paramref name="size"/> bytes at <paramref name="host"/> (guest-physical
+    /// <paramref name="pa"/>) are written.</summary>
+    public void BeforeRamWrite(byte* host, ulong pa, int size)
+    {
+        for (int i = 0; i < size; i++) _oldBytes.TryAdd(pa + (ulong)i, host[i]);
+    }
+
+    public void RecordMmio(ulong pa, int size, bool write, ulong value, bool accepted) =>
+        _mmio.Add(new MmioAccess(pa, size, write, value, accepted));
+
+    /// <summary>Replays a device read: true with the recorded value when the access matches the next
+    /// recorded one.</summary>
+    public bool ReplayRead(ulong pa, int size, out ulong value, out bool accepted)
+    {
+        var a = Next(pa, size, write: false, 0);
+        value = a?.Value ?? 0;
+        accepted = a?.Accepted ?? false;
+        _mmio.Add(new MmioAccess(pa, size, false, value, accepted));
+        return a != null;
+    }
+
+    public bool ReplayWrite(ulong pa, int size, ulong value, out bool accepted)
+    {
+        var a = Next(pa, size, write: true, value);
+        accepted = a?.Accepted ?? false;
+        _mmio.Add(new MmioAccess(pa, size, true, value, accepted));
+        return a != null;
+    }
+
+    private MmioAccess? Next(ulong pa, int size, bool write, ulong value)
+    {
+        if (_replayIndex >= Recorded.Count)
+        {
+            ReplayMismatch ??= $"device {(write ? "write" : "read")} of {size} bytes at 0x{pa:x} that the translated run did not make";
+            return null;
+        }
+        var a = Recorded[_replayIndex++];
+        if (a.Address != pa || a.Size != size || a.Write != write || (write && a.Value != value))
+        {
+            ReplayMismatch ??= $"device access #{_replayIndex}: interpreter {(write ? "write" : "read")} {size} bytes at 0x{pa:x}" +
+                               (write ? $" = 0x{value:x}" : "") + $", translated {(a.Write ? "write" : "read")} {a.Size} bytes at 0x{a.Address:x}" +
+                               (a.Write ? $" = 0x{a.Value:x}" : "");
+            return null;
+        }
+        return a;
+    }
+
+    /// <summary>Device accesses of the recorded run the replay did not make.</summary>
+    public int UnreplayedCount => Recorded.Count - _replayIndex;
+}
