@@ -65,3 +65,35 @@ public sealed class DifferentialFuzzTests(ITestOutputHelper output)
         Assert.True(f.TranslatedInstructions > 0);
     }
 }
+
+public sealed unsafe class SelfModifyingCodeTests
+{
+    /// <summary>A translated region stores a new instruction over one ahead of it and runs FENCE.I: the
+    /// new instruction runs (the region ends at FENCE.I; the page's new code is translated afresh).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PatchedInstructionRunsAfterFenceI(bool translate)
+    {
+        var config = new FuzzConfig(Privilege.Machine, false, false, true, false) { SelfModifying = true };
+        // a1 = 3; loop: [patch slot: a0 = 1 -> a0 += 7]; a1 -= 1; bnez a1
+        var loop = new LoopItem
+        {
+            Counter = 11, Trips = 3, BackEdge = 0,
+            Body = [new PatchItem(5, 6, Encode.Addi(10, 0, 1), Encode.Addi(10, 10, 7))],
+        };
+        var program = new FuzzProgram { Base = FuzzLayout.CodeBase + 0x10, Items = [loop] };
+        var v = new FuzzVector { Fs = Mstatus.FsDirty };
+        var (code, end) = program.Assemble();
+        using var m = new FuzzMachine(translate);
+        m.Load(FuzzImage.Build(config, v, program, code, end));
+        m.Start(config, v, program.Base);
+        Assert.True(m.Run(end, 10_000));
+        Assert.Equal(21UL, m.State->X[10]);
+        if (translate) Assert.True(m.Hart.Stats.TranslatedInstructions > 0);
+
+        using var f = new DifferentialFuzzer();
+        var d = f.RunCase(new FuzzCase { Seed = 0, Config = config, Program = program, Vectors = [v] });
+        Assert.True(d == null, d?.Report);
+    }
+}

@@ -18,7 +18,7 @@ public sealed class FuzzCase
         var r = new FuzzRandom(seed);
         var config = FuzzConfig.Random(r);
         int n = items > 0 ? items : r.Next(10) switch { < 5 => r.Next(8, 60), < 9 => r.Next(60, 250), _ => r.Next(250, 700) };
-        var program = ProgramGenerator.Generate(r, n);
+        var program = ProgramGenerator.Generate(r, n, config.SelfModifying);
         var list = new List<FuzzVector>();
         for (int i = 0; i < vectors; i++) list.Add(FuzzVector.Random(r));
         return new FuzzCase { Seed = seed, Config = config, Program = program, Vectors = list };

@@ -101,6 +101,6 @@ public static class FuzzImage
         Pte(leaf, first, Leaf(FuzzLayout.ScratchBase, R | W));
         Pte(leaf, first + 1, Leaf(FuzzLayout.ScratchBase + 0x1000, config.ReadOnlyScratch ? R : R | W));
         for (ulong p = 0; p < FuzzLayout.CodeSize >> 12; p++)
-            Pte(leaf, first + 4 + (int)p, Leaf(FuzzLayout.CodeBase + (p << 12), R | X));
+            Pte(leaf, first + 4 + (int)p, Leaf(FuzzLayout.CodeBase + (p << 12), R | X | (config.SelfModifying ? W : 0)));
     }
 }

@@ -8,6 +8,10 @@ namespace Trapeze.Jit.Fuzz;
 /// translated loops leave at every back-edge.</summary>
 public sealed record FuzzConfig(Privilege Priv, bool Paging, bool MaskedInterrupt, bool PresetAccessed, bool ReadOnlyScratch)
 {
+    /// <summary>Code pages writable: programs patch instructions ahead of them, then FENCE.I. (Memory
+    /// accesses then always go through an address set-up, so no store reaches code by chance.)</summary>
+    public bool SelfModifying { get; init; }
+
     public static FuzzConfig Random(FuzzRandom r)
     {
         int k = r.Next(100);
@@ -18,11 +22,14 @@ public sealed record FuzzConfig(Privilege Priv, bool Paging, bool MaskedInterrup
             < 95 => (Privilege.User, true),
             _ => (Privilege.Supervisor, false),
         };
-        return new FuzzConfig(priv, paging, priv != Privilege.User && r.Chance(20), r.Chance(50), r.Chance(30));
+        return new FuzzConfig(priv, paging, priv != Privilege.User && r.Chance(20), r.Chance(50), r.Chance(30))
+        {
+            SelfModifying = r.Chance(15),
+        };
     }
 
     public override string ToString() =>
-        $"{Priv}{(Paging ? " Sv39" : "")}{(MaskedInterrupt ? " masked-ssip" : "")}{(Paging && !PresetAccessed ? " A/D-clear" : "")}{(Paging && ReadOnlyScratch ? " scratch1-ro" : "")}";
+        $"{Priv}{(SelfModifying ? " self-modifying" : "")}{(Paging ? " Sv39" : "")}{(MaskedInterrupt ? " masked-ssip" : "")}{(Paging && !PresetAccessed ? " A/D-clear" : "")}{(Paging && ReadOnlyScratch ? " scratch1-ro" : "")}";
 }
 
 /// <summary>One set of inputs: registers, FP state and the seed of the scratch memory's contents.</summary>
@@ -108,7 +115,7 @@ public sealed unsafe class FuzzMachine : IDisposable
         // PMP: code pages and the handler page locked read/execute (M-mode included); everything else
         // open to S and U.
         s->PmpAddr[0] = Napot(FuzzLayout.CodeBase, FuzzLayout.CodeSize);
-        s->PmpCfg[0] = Pmp.L | Pmp.R | Pmp.X | Pmp.ANapot << 3;
+        s->PmpCfg[0] = (byte)(Pmp.L | Pmp.R | Pmp.X | (config.SelfModifying ? Pmp.W : 0) | Pmp.ANapot << 3);
         s->PmpAddr[1] = Napot(FuzzLayout.HandlerBase, 0x1000);
         s->PmpCfg[1] = Pmp.L | Pmp.R | Pmp.X | Pmp.ANapot << 3;
         s->PmpAddr[2] = ulong.MaxValue >> 10;

@@ -63,6 +63,26 @@ public sealed class AddressItem(int rd, ulong address, List<uint> following) : F
     public override FuzzItem Clone() => new AddressItem(Rd, Address, [.. Following]);
 }
 
+/// <summary>Self-modifying code: stores <see cref="Patch"/> over the instruction slot that ends the item
+/// (which holds <see cref="Original"/> when the program is loaded), runs FENCE.I, then executes the slot.</summary>
+public sealed class PatchItem(int addressReg, int valueReg, uint original, uint patch) : FuzzItem
+{
+    public int AddressReg { get; } = addressReg;
+    public int ValueReg { get; } = valueReg;
+    public uint Original { get; } = original;
+    public uint Patch { get; } = patch;
+    public override FuzzItem Clone() => new PatchItem(AddressReg, ValueReg, Original, Patch);
+
+    public List<uint> Body()
+    {
+        var list = new List<uint>();
+        Encode.LoadImmediate(list, ValueReg, (int)Patch);
+        list.Add(Encode.R(0, ValueReg, AddressReg, 2, 0, 0x23)); // sw value, 0(address)
+        list.Add(0x0000100f);                                              // fence.i
+        return list;
+    }
+}
+
 /// <summary>A generated program: items laid out at <see cref="Base"/>, then WFI (the end).</summary>
 public sealed class FuzzProgram
 {
@@ -83,6 +103,7 @@ public sealed class FuzzProgram
                 JumpItem j => j.Kind switch { JumpKind.Jalr => 2, JumpKind.CJr or JumpKind.CJalr => 3, _ => 1 },
                 LoopItem l => 3 + Count(l.Body),
                 AddressItem a => 2 + a.Following.Count,
+                PatchItem p => 3 + p.Body().Count,
                 _ => 0,
             };
         return n;
@@ -146,6 +167,16 @@ public sealed class FuzzProgram
                     Put(output, Encode.Auipc(a.Rd, hi), 4);
                     Put(output, Encode.Addi(a.Rd, a.Rd, lo), 4);
                     foreach (uint r in a.Following) PutRaw(output, r);
+                    break;
+                }
+                case PatchItem p:
+                {
+                    var body = p.Body();
+                    long delta = 8 + body.Sum(r => Decoder.LengthOf((ushort)r) == 2 ? 2 : 4);
+                    Put(output, Encode.Auipc(p.AddressReg, (delta + 0x800) >> 12), 4);
+                    Put(output, Encode.Addi(p.AddressReg, p.AddressReg, delta << 52 >> 52), 4);
+                    foreach (uint r in body) PutRaw(output, r);
+                    Put(output, p.Original, 4);
                     break;
                 }
                 case JumpItem j:

@@ -23,6 +23,8 @@ public sealed class ProgramGenerator
     private readonly int[] _hotF;
     private int _nextLabel;
 
+    private bool _selfModifying;
+
     private ProgramGenerator(FuzzRandom r)
     {
         _r = r;
@@ -31,9 +33,9 @@ public sealed class ProgramGenerator
     }
 
     /// <summary>A program of about <paramref name="items"/> items at a random place in the code pages.</summary>
-    public static FuzzProgram Generate(FuzzRandom r, int items)
+    public static FuzzProgram Generate(FuzzRandom r, int items, bool selfModifying = false)
     {
-        var g = new ProgramGenerator(r);
+        var g = new ProgramGenerator(r) { _selfModifying = selfModifying };
         // Start anywhere in the first code page (2-byte aligned), so programs cross pages at any point.
         ulong start = FuzzLayout.CodeBase + (ulong)(r.Next(0, 2048) * 2);
         if (r.Chance(15)) start = FuzzLayout.CodeBase + 0x1000 - (ulong)(r.Next(1, 64) * 2);
@@ -132,6 +134,7 @@ public sealed class ProgramGenerator
             else if (k < 87) item = Csr();
             else if (k < 90) item = LrSc();
             else if (k < 92) item = Trap();
+            else if (k < 95 && _selfModifying) item = Patch();
             else item = RandomInstruction();
             items.Add(item);
             budget -= cost;
@@ -239,6 +242,29 @@ public sealed class ProgramGenerator
         return new PlainItem([Encode.I(csr, src, funct3, rd, 0x73)]);
     }
 
+    /// <summary>Patches its own last instruction with another ALU instruction, then FENCE.I.</summary>
+    private FuzzItem Patch()
+    {
+        int a = PickWritableX(), v = PickWritableX();
+        if (a == 0 || v == 0 || a == v) return RandomInstruction();
+        uint? original = AluInstruction(), patch = AluInstruction();
+        if (original == null || patch == null) return RandomInstruction();
+        return new PatchItem(a, v, original.Value, patch.Value);
+    }
+
+    private uint? AluInstruction()
+    {
+        for (int tries = 0; tries < 50; tries++)
+        {
+            if (RandomInstruction() is not PlainItem { Raw: [uint raw] } || Decoder.LengthOf((ushort)raw) != 4) continue;
+            var d = Decoder.Decode(raw);
+            if (d.Entry < DecodeTable.Entries.Length && DecodeTable.Entries[d.Entry].Format is InsnFormat.R or InsnFormat.I
+                    or InsnFormat.ShiftI or InsnFormat.U && d.Op is < Op.Flw)
+                return raw;
+        }
+        return null;
+    }
+
     private FuzzItem Trap() => new PlainItem([_r.Next(7) switch
     {
         0 => 0x00000073u,                 // ecall
@@ -301,7 +327,7 @@ public sealed class ProgramGenerator
             if (f.WritesX() && d.Rd != DecodedInsn.SinkRegister && _reserved[d.Rd]) continue;
             bool memory = f is InsnFormat.Load or InsnFormat.Store or InsnFormat.FLoad or InsnFormat.FStore
                 or InsnFormat.Amo or InsnFormat.Lr;
-            if (memory && d.Rs1 != 0 && !_reserved[d.Rs1] && _r.Chance(85))
+            if (memory && d.Rs1 != 0 && !_reserved[d.Rs1] && (_selfModifying || _r.Chance(85)))
             {
                 int size = AccessSize(d.Op);
                 bool atomic = f is InsnFormat.Amo or InsnFormat.Lr;
