@@ -43,7 +43,12 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
 
     private readonly FuzzMachine _interpreter = new(translate: false);
     private readonly FuzzMachine _translated = new(translate: true);
+    private readonly FuzzMachine _background = new(translate: true, threshold: 2, synchronous: false);
     private int _sinceRenew;
+
+    /// <summary>Every this many programs, the inputs also run on a hart that translates hot blocks on the
+    /// translator's thread, as in production (0: never).</summary>
+    public int BackgroundEvery { get; set; } = 4;
 
     public long Programs, Runs, GeneratedInstructions, RetiredInstructions, TranslatedInstructions, Abandoned;
 
@@ -61,8 +66,10 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
         {
             _sinceRenew = 0;
             _translated.RenewTranslator();
+            _background.RenewTranslator();
         }
         Programs++;
+        _useBackground = BackgroundEvery > 0 && Programs % BackgroundEvery == 0;
         var (code, end) = c.Program.Assemble();
         GeneratedInstructions += c.Program.CountInstructions();
         for (int i = 0; i < c.Vectors.Count; i++)
@@ -79,22 +86,37 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
         return null;
     }
 
-    /// <summary>Runs one input on both harts; returns a description of the differences, or null.</summary>
+    private bool _useBackground;
+
+    /// <summary>Runs one input on the interpreting hart and the translating hart(s); returns a description
+    /// of the differences, or null.</summary>
     private string? RunOne(FuzzConfig config, FuzzVector v, FuzzProgram program, byte[] code, ulong end, bool count)
     {
         var image = FuzzImage.Build(config, v, program, code, end);
         _interpreter.Load(image);
         _interpreter.Start(config, v, program.Base);
         bool okI = _interpreter.Run(end, RetireCap);
-        _translated.Load(image);
-        _translated.Start(config, v, program.Base);
-        long translatedBefore = _translated.Hart.Stats.TranslatedInstructions;
-        bool okT = _translated.Run(end, RetireCap);
+        string? diff = Compare(_translated, config, v, program, image, end, okI, count);
+        if (diff == null && _useBackground)
+        {
+            diff = Compare(_background, config, v, program, image, end, okI, count: false);
+            if (diff != null) diff = "(translated on the translator's thread, threshold 2)\n" + diff;
+        }
+        return diff;
+    }
+
+    private string? Compare(FuzzMachine t, FuzzConfig config, FuzzVector v, FuzzProgram program, byte[] image,
+        ulong end, bool okI, bool count)
+    {
+        t.Load(image);
+        t.Start(config, v, program.Base);
+        long translatedBefore = t.Hart.Stats.TranslatedInstructions;
+        bool okT = t.Run(end, RetireCap);
         if (count)
         {
             Runs++;
             RetiredInstructions += (long)_interpreter.State->Retired;
-            TranslatedInstructions += _translated.Hart.Stats.TranslatedInstructions - translatedBefore;
+            TranslatedInstructions += t.Hart.Stats.TranslatedInstructions - translatedBefore;
         }
         if (!okI && !okT)
         {
@@ -104,10 +126,10 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
         var sb = new StringBuilder();
         if (okI != okT)
             sb.Append($"termination: the {(okI ? "translated" : "interpreted")} hart did not reach the end in {RetireCap} instructions\n");
-        foreach (var d in HartStateDiff.Compare(_interpreter.State, _translated.State))
+        foreach (var d in HartStateDiff.Compare(_interpreter.State, t.State))
             sb.Append($"{d.Field}: interpreter 0x{d.Expected:x}, translated 0x{d.Actual:x}\n");
         var a = _interpreter.Memory;
-        var b = _translated.Memory;
+        var b = t.Memory;
         int at = a.CommonPrefixLength(b);
         if (at < a.Length)
         {
@@ -235,5 +257,6 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
     {
         _interpreter.Dispose();
         _translated.Dispose();
+        _background.Dispose();
     }
 }

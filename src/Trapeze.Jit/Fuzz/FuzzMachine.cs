@@ -65,8 +65,17 @@ public sealed unsafe class FuzzMachine : IDisposable
     private readonly Bus _bus = new();
     private readonly byte[] _loaded = new byte[FuzzLayout.RamSize];
 
-    public FuzzMachine(bool translate)
+    private readonly int _threshold;
+    private readonly bool _synchronous;
+
+    /// <summary>A machine that interprets only, or translates: by default every block before its first run,
+    /// on the hart's thread; or as in production, blocks run <paramref name="threshold"/> times, on the
+    /// translator's thread (<paramref name="synchronous"/> false; results must not depend on when
+    /// translations arrive).</summary>
+    public FuzzMachine(bool translate, int threshold = 0, bool synchronous = true)
     {
+        _threshold = threshold;
+        _synchronous = synchronous;
         Ram = new GuestRam("fuzz", FuzzLayout.RamBase, FuzzLayout.RamSize);
         _bus.AddMemory(Ram, isDram: true);
         Hart = new Hart(0, _bus, new MachineClock());
@@ -83,7 +92,7 @@ public sealed unsafe class FuzzMachine : IDisposable
     public void RenewTranslator()
     {
         Translator?.Dispose();
-        Translator = new Translator(threshold: 0, synchronous: true);
+        Translator = new Translator(_threshold, _synchronous);
         Hart.Translator = Translator;
     }
 
