@@ -376,12 +376,12 @@ public sealed unsafe partial class SoftMmu
         var dev = _bus.FindDevice(pa, size);
         if (dev != null)
         {
-            MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
             bool accepted;
-            if (Log is { Replay: true } replay) replay.ReplayRead(pa, size, out v, out accepted);
+            if (Log is { Replay: true } replay) replay.ReplayRead(pa, size, out v, out accepted); // counted in the recorded run
             else
             {
+                MmioAccesses++;
+                OnMmio?.Invoke(dev.Device);
                 accepted = dev.Device.Read(pa - dev.Base, size, out v);
                 Log?.RecordMmio(pa, size, write: false, v, accepted);
             }
@@ -411,12 +411,12 @@ public sealed unsafe partial class SoftMmu
         var dev = _bus.FindDevice(pa, size);
         if (dev != null)
         {
-            MmioAccesses++;
-            OnMmio?.Invoke(dev.Device);
             bool accepted;
-            if (Log is { Replay: true } replay) replay.ReplayWrite(pa, size, v, out accepted);
+            if (Log is { Replay: true } replay) replay.ReplayWrite(pa, size, v, out accepted); // counted in the recorded run
             else
             {
+                MmioAccesses++;
+                OnMmio?.Invoke(dev.Device);
                 accepted = dev.Device.Write(pa - dev.Base, size, v);
                 Log?.RecordMmio(pa, size, write: true, v, accepted);
             }
