@@ -27,9 +27,9 @@ public sealed unsafe partial class Hart
         HartState before = *s;
         ulong pcBefore = s->Pc;
 
-        // 1. Translated, recorded. Both runs start with empty TLBs, so that both walk the page tables (and
-        // set A/D bits) alike: an entry the first run cached must not change what the second sees.
-        Mmu.FlushAll();
+        // 1. Translated, recorded. Both runs start from the same TLB contents, so that both walk the same
+        // page tables (and set A/D bits) alike: an entry the first run cached must not change the second.
+        Mmu.SaveTlbs(ls.TlbCopy);
         Mmu.Log = ls.Translated;
         ls.Translated.Record();
         RegionExit exit;
@@ -56,7 +56,7 @@ public sealed unsafe partial class Hart
         // 2. Interpreted from the saved state, device reads replayed.
         HartStateDiff.CopyArchitectural(&before, s, keepMip: true);
         Mmu.UpdateContext();
-        Mmu.FlushAll();
+        Mmu.RestoreTlbs(ls.TlbCopy);
         ls.Interpreted.ReplayFrom(ls.Translated);
         Mmu.Log = ls.Interpreted;
         try { InterpretInstructions(count, exit == RegionExit.Exception); }

@@ -10,8 +10,8 @@ namespace Trapeze.Core.Cpu;
 /// instructions from the saved state with the recorded device reads replayed (devices see each access
 /// once). The hart states (all but mip, which devices change meanwhile) and every RAM byte either run
 /// wrote must be equal; the interpreter's result is kept. Limits: one hart (another hart's stores could
-/// land between the two runs); both runs start with empty TLBs (page-table A/D updates are recorded
-/// and undone like stores, so both walks set them alike); a region run that
+/// land between the two runs); both runs start from the same TLB contents (page-table A/D updates are
+/// recorded and undone like stores, so both walks set them alike); a region run that
 /// writes a watched page (HTIF tohost, whose host side answers in memory) is kept unchecked; devices
 /// see the first run's accesses only, so device-side effects (interrupts, DMA) are not compared.
 /// </summary>
@@ -32,6 +32,7 @@ public sealed class LockstepChecker(int every)
     /// how regions are formed); may be null.</summary>
     public Func<Block, ulong, string>? DescribeRegion { get; set; }
 
+    internal readonly byte[] TlbCopy = new byte[SoftMmu.TlbBytes];
     internal readonly AccessLog Translated = new();
     internal readonly AccessLog Interpreted = new();
 
