@@ -27,9 +27,7 @@ public sealed unsafe partial class Hart
         HartState before = *s;
         ulong pcBefore = s->Pc;
 
-        // 1. Translated, recorded. Both runs start from the same TLB contents, so that both walk the same
-        // page tables (and set A/D bits) alike: an entry the first run cached must not change the second.
-        Mmu.SaveTlbs(ls.TlbCopy);
+        // 1. Translated, recorded (RAM writes, device accesses, TLB fills).
         Mmu.Log = ls.Translated;
         ls.Translated.Record();
         RegionExit exit;
@@ -45,18 +43,21 @@ public sealed unsafe partial class Hart
         }
         HartState translated = *s;
         if (exit == RegionExit.Exception) EnterTrapQuietly(&translated);
-        var newBytes = new Dictionary<ulong, byte>();
+        var newBytes = ls.NewBytes;
+        newBytes.Clear();
         foreach (var (pa, old) in ls.Translated.OldBytes)
         {
             byte* p = HostByte(pa);
             newBytes[pa] = *p;
             *p = old;
         }
+        // Both runs start from the same cached translations, so that both walk the same page tables (and
+        // set A/D bits) alike.
+        ls.Translated.UndoTlbFills();
 
         // 2. Interpreted from the saved state, device reads replayed.
         HartStateDiff.CopyArchitectural(&before, s, keepMip: true);
         Mmu.UpdateContext();
-        Mmu.RestoreTlbs(ls.TlbCopy);
         ls.Interpreted.ReplayFrom(ls.Translated);
         Mmu.Log = ls.Interpreted;
         try { InterpretInstructions(count, exit == RegionExit.Exception); }
@@ -66,14 +67,19 @@ public sealed unsafe partial class Hart
         ls.Checks++;
         ls.CheckedInstructions += (long)count;
         var diffs = HartStateDiff.Compare(s, &translated, ignoreMip: true);
+        bool memoryDiffers = false;
+        foreach (var (pa, value) in newBytes) memoryDiffers |= *HostByte(pa) != value;
+        foreach (var (pa, old) in ls.Interpreted.OldBytes)
+            if (!newBytes.ContainsKey(pa)) memoryDiffers |= *HostByte(pa) != old;
         var memory = new List<string>();
-        foreach (var pa in ls.Translated.OldBytes.Keys.Union(ls.Interpreted.OldBytes.Keys).Order())
-        {
-            byte interpreted = *HostByte(pa);
-            byte expectedByTranslated = newBytes.TryGetValue(pa, out byte n) ? n : ls.Interpreted.OldBytes[pa];
-            if (interpreted != expectedByTranslated)
-                memory.Add($"memory 0x{pa:x}: interpreter 0x{interpreted:x2}, translated 0x{expectedByTranslated:x2}");
-        }
+        if (memoryDiffers)
+            foreach (var pa in newBytes.Keys.Union(ls.Interpreted.OldBytes.Keys).Order())
+            {
+                byte interpreted = *HostByte(pa);
+                byte expectedByTranslated = newBytes.TryGetValue(pa, out byte n) ? n : ls.Interpreted.OldBytes[pa];
+                if (interpreted != expectedByTranslated)
+                    memory.Add($"memory 0x{pa:x}: interpreter 0x{interpreted:x2}, translated 0x{expectedByTranslated:x2}");
+            }
         string? mmio = ls.Interpreted.ReplayMismatch
                        ?? (ls.Interpreted.UnreplayedCount > 0 ? $"{ls.Interpreted.UnreplayedCount} device accesses of the translated run not made by the interpreter" : null);
         if (diffs.Count == 0 && memory.Count == 0 && mmio == null) return;

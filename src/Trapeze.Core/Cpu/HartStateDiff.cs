@@ -20,7 +20,7 @@ public static unsafe class HartStateDiff
     public static List<HartStateDifference> Compare(HartState* expected, HartState* actual, bool ignoreMip = false)
     {
         var list = new List<HartStateDifference>();
-        if (!ignoreMip && FastEqual(expected, actual)) return list;
+        if (FastEqual(expected, actual, ignoreMip)) return list;
         void Check(string name, ulong a, ulong b)
         {
             if (a != b) list.Add(new HartStateDifference(name, a, b));
@@ -81,11 +81,14 @@ public static unsafe class HartStateDiff
         if (keepMip) to->Mip = mip;
     }
 
-    /// <summary>Byte equality of everything up to the pending-exception scratch (padding included: both
-    /// states are copies of zero-initialised memory).</summary>
-    private static bool FastEqual(HartState* a, HartState* b)
+    /// <summary>Byte equality of everything up to the pending-exception scratch, mip aside when asked
+    /// (padding included: both states are copies of zero-initialised memory).</summary>
+    private static bool FastEqual(HartState* a, HartState* b, bool ignoreMip)
     {
         int length = (int)((byte*)&a->PendingTval - (byte*)a);
-        return new ReadOnlySpan<byte>(a, length).SequenceEqual(new ReadOnlySpan<byte>(b, length));
+        if (!ignoreMip) return new ReadOnlySpan<byte>(a, length).SequenceEqual(new ReadOnlySpan<byte>(b, length));
+        int mip = (int)((byte*)&a->Mip - (byte*)a), after = mip + sizeof(ulong);
+        return new ReadOnlySpan<byte>(a, mip).SequenceEqual(new ReadOnlySpan<byte>(b, mip))
+               && new ReadOnlySpan<byte>((byte*)a + after, length - after).SequenceEqual(new ReadOnlySpan<byte>((byte*)b + after, length - after));
     }
 }

@@ -32,7 +32,7 @@ public sealed class LockstepChecker(int every)
     /// how regions are formed); may be null.</summary>
     public Func<Block, ulong, string>? DescribeRegion { get; set; }
 
-    internal readonly byte[] TlbCopy = new byte[SoftMmu.TlbBytes];
+    internal readonly Dictionary<ulong, byte> NewBytes = [];
     internal readonly AccessLog Translated = new();
     internal readonly AccessLog Interpreted = new();
 

@@ -11,6 +11,7 @@ public sealed unsafe class AccessLog
     public readonly record struct MmioAccess(ulong Address, int Size, bool Write, ulong Value, bool Accepted);
 
     private readonly Dictionary<ulong, byte> _oldBytes = [];
+    private readonly List<(nint Entry, TlbEntry Old)> _tlbFills = [];
     private readonly List<MmioAccess> _mmio = [];
     private int _replayIndex;
 
@@ -34,6 +35,7 @@ public sealed unsafe class AccessLog
     {
         WroteWatchedPage = false;
         _oldBytes.Clear();
+        _tlbFills.Clear();
         _mmio.Clear();
         Replay = false;
         ReplayMismatch = null;
@@ -52,6 +54,21 @@ public sealed unsafe class AccessLog
     public void BeforeRamWrite(byte* host, ulong pa, int size)
     {
         for (int i = 0; i < size; i++) _oldBytes.TryAdd(pa + (ulong)i, host[i]);
+    }
+
+    /// <summary>Called before a TLB entry is overwritten by a fill, so that the fills can be undone: a
+    /// second run must start from the same cached translations as the first, to walk the same page
+    /// tables (and set the same A/D bits).</summary>
+    public void BeforeTlbFill(ref TlbEntry e)
+    {
+        fixed (TlbEntry* p = &e) _tlbFills.Add(((nint)p, e));
+    }
+
+    /// <summary>Puts back the TLB entries the run's fills replaced, newest first.</summary>
+    public void UndoTlbFills()
+    {
+        for (int i = _tlbFills.Count - 1; i >= 0; i--) *(TlbEntry*)_tlbFills[i].Entry = _tlbFills[i].Old;
+        _tlbFills.Clear();
     }
 
     public void RecordMmio(ulong pa, int size, bool write, ulong value, bool accepted) =>

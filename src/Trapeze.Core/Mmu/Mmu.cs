@@ -106,27 +106,6 @@ public sealed unsafe partial class SoftMmu
         }
     }
 
-    /// <summary>Bytes needed by <see cref="SaveTlbs"/>.</summary>
-    public static int TlbBytes => 3 * TlbSize * sizeof(TlbEntry);
-
-    /// <summary>Copies the three TLBs out (lockstep: the second run must start from the same cached
-    /// translations as the first, so that both walk the same pages and set the same A/D bits).</summary>
-    public void SaveTlbs(Span<byte> to)
-    {
-        int n = TlbSize * sizeof(TlbEntry);
-        new ReadOnlySpan<byte>(_read, n).CopyTo(to);
-        new ReadOnlySpan<byte>(_write, n).CopyTo(to[n..]);
-        new ReadOnlySpan<byte>(_fetch, n).CopyTo(to[(2 * n)..]);
-    }
-
-    public void RestoreTlbs(ReadOnlySpan<byte> from)
-    {
-        int n = TlbSize * sizeof(TlbEntry);
-        from[..n].CopyTo(new Span<byte>(_read, n));
-        from.Slice(n, n).CopyTo(new Span<byte>(_write, n));
-        from.Slice(2 * n, n).CopyTo(new Span<byte>(_fetch, n));
-    }
-
     /// <summary>SFENCE.VMA with an address: drops that page's entries in every context (Priv. spec 4.2.1).
     /// The TLB is direct-mapped, so each table has at most one slot for the page.</summary>
     public void FlushPage(ulong va)
@@ -490,6 +469,7 @@ public sealed unsafe partial class SoftMmu
             fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0 && !NoFastWrites;
         if (type != AccessType.Write || dirtyOk)
         {
+            Log?.BeforeTlbFill(ref e);
             e.Ctx = ctx;
             e.PhysPage = page;
             if (fast)
