@@ -43,12 +43,12 @@ public sealed unsafe partial class Hart
         }
         HartState translated = *s;
         if (exit == RegionExit.Exception) EnterTrapQuietly(&translated);
-        var newBytes = ls.NewBytes;
-        newBytes.Clear();
-        foreach (var (pa, old) in ls.Translated.OldBytes)
+        var newWords = ls.NewWords;
+        newWords.Clear();
+        foreach (var (pa, old) in ls.Translated.OldWords)
         {
-            byte* p = HostByte(pa);
-            newBytes[pa] = *p;
+            ulong* p = HostWord(pa);
+            newWords[pa] = *p;
             *p = old;
         }
         // Both runs start from the same cached translations, so that both walk the same page tables (and
@@ -68,17 +68,17 @@ public sealed unsafe partial class Hart
         ls.CheckedInstructions += (long)count;
         var diffs = HartStateDiff.Compare(s, &translated, ignoreMip: true);
         bool memoryDiffers = false;
-        foreach (var (pa, value) in newBytes) memoryDiffers |= *HostByte(pa) != value;
-        foreach (var (pa, old) in ls.Interpreted.OldBytes)
-            if (!newBytes.ContainsKey(pa)) memoryDiffers |= *HostByte(pa) != old;
+        foreach (var (pa, value) in newWords) memoryDiffers |= *HostWord(pa) != value;
+        foreach (var (pa, old) in ls.Interpreted.OldWords)
+            if (!newWords.ContainsKey(pa)) memoryDiffers |= *HostWord(pa) != old;
         var memory = new List<string>();
         if (memoryDiffers)
-            foreach (var pa in newBytes.Keys.Union(ls.Interpreted.OldBytes.Keys).Order())
+            foreach (var pa in newWords.Keys.Union(ls.Interpreted.OldWords.Keys).Order())
             {
-                byte interpreted = *HostByte(pa);
-                byte expectedByTranslated = newBytes.TryGetValue(pa, out byte n) ? n : ls.Interpreted.OldBytes[pa];
+                ulong interpreted = *HostWord(pa);
+                ulong expectedByTranslated = newWords.TryGetValue(pa, out ulong n) ? n : ls.Interpreted.OldWords[pa];
                 if (interpreted != expectedByTranslated)
-                    memory.Add($"memory 0x{pa:x}: interpreter 0x{interpreted:x2}, translated 0x{expectedByTranslated:x2}");
+                    memory.Add($"memory 0x{pa:x}: interpreter 0x{interpreted:x16}, translated 0x{expectedByTranslated:x16}");
             }
         string? mmio = ls.Interpreted.ReplayMismatch
                        ?? (ls.Interpreted.UnreplayedCount > 0 ? $"{ls.Interpreted.UnreplayedCount} device accesses of the translated run not made by the interpreter" : null);
@@ -89,10 +89,10 @@ public sealed unsafe partial class Hart
                   $"(check {ls.Checks}, region run {ls.RegionRuns}):\n" + LockstepChecker.Describe(diffs, memory, mmio) + region);
     }
 
-    private byte* HostByte(ulong pa)
+    private ulong* HostWord(ulong pa)
     {
         var m = Bus.FindMemory(pa) ?? throw new InvalidOperationException($"lockstep: 0x{pa:x} is not RAM");
-        return m.Host + (pa - m.Base);
+        return (ulong*)(m.Host + (pa - m.Base));
     }
 
     /// <summary>Takes the exception a translated region exited with on a copy of the state, without

@@ -32,7 +32,7 @@ public sealed class LockstepChecker(int every)
     /// how regions are formed); may be null.</summary>
     public Func<Block, ulong, string>? DescribeRegion { get; set; }
 
-    internal readonly Dictionary<ulong, byte> NewBytes = [];
+    internal readonly Dictionary<ulong, ulong> NewWords = [];
     internal readonly AccessLog Translated = new();
     internal readonly AccessLog Interpreted = new();
 

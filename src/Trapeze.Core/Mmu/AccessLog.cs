@@ -2,7 +2,7 @@ namespace Trapeze.Core.Mmu;
 
 /// <summary>
 /// What one run of guest code did to memory, for lockstep comparison (see Hart.Lockstep): the old value
-/// of every RAM byte it wrote (so the run can be undone), and its device accesses in order. In replay
+/// of every aligned 8-byte RAM word it wrote (so the run can be undone), and its device accesses in order. In replay
 /// mode device accesses are not performed: reads return what the recorded run read, writes are checked
 /// against the recorded ones, so a device sees each access once.
 /// </summary>
@@ -10,7 +10,7 @@ public sealed unsafe class AccessLog
 {
     public readonly record struct MmioAccess(ulong Address, int Size, bool Write, ulong Value, bool Accepted);
 
-    private readonly Dictionary<ulong, byte> _oldBytes = [];
+    private readonly Dictionary<ulong, ulong> _oldWords = [];
     private readonly List<(nint Entry, TlbEntry Old)> _tlbFills = [];
     private readonly List<MmioAccess> _mmio = [];
     private int _replayIndex;
@@ -24,7 +24,8 @@ public sealed unsafe class AccessLog
     /// <summary>The first device access that differed from the recorded run, if any.</summary>
     public string? ReplayMismatch { get; private set; }
 
-    public IReadOnlyDictionary<ulong, byte> OldBytes => _oldBytes;
+    /// <summary>Aligned guest-physical word address to its value before the run's first write to it.</summary>
+    public IReadOnlyDictionary<ulong, ulong> OldWords => _oldWords;
     public IReadOnlyList<MmioAccess> Mmio => _mmio;
 
     /// <summary>The run wrote a write-watched page (HTIF tohost): the watcher has seen it and may have
@@ -34,7 +35,7 @@ public sealed unsafe class AccessLog
     public void Record()
     {
         WroteWatchedPage = false;
-        _oldBytes.Clear();
+        _oldWords.Clear();
         _tlbFills.Clear();
         _mmio.Clear();
         Replay = false;
@@ -53,7 +54,10 @@ public sealed unsafe class AccessLog
     /// <paramref name="pa"/>) are written.</summary>
     public void BeforeRamWrite(byte* host, ulong pa, int size)
     {
-        for (int i = 0; i < size; i++) _oldBytes.TryAdd(pa + (ulong)i, host[i]);
+        // Writes are naturally aligned or split into bytes by the MMU, so one aligned word holds them
+        // (RAM regions are whole pages, so the word is inside the region).
+        ulong word = pa & ~7UL;
+        if (!_oldWords.ContainsKey(word)) _oldWords[word] = *(ulong*)(host - (pa & 7));
     }
 
     /// <summary>Called before a TLB entry is overwritten by a fill, so that the fills can be undone: a
