@@ -5,7 +5,7 @@ namespace Trapeze.Cli;
 /// <summary>The machine options shared by commands that boot a VM.</summary>
 public static class MachineOptions
 {
-    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "disk", "device", "console", "net"];
+    public static readonly string[] Valued = ["bios", "kernel", "initrd", "append", "mem", "smp", "dump-dtb", "jit-threshold", "lockstep", "disk", "device", "console", "net"];
 
     /// <summary>Flags every machine-booting command accepts.</summary>
     public static readonly string[] Flags = ["no-jit", "nodefaults"];
@@ -52,7 +52,8 @@ public static class MachineOptions
         if (a.Value("mem") is { } m) config = config with { MemorySize = ArgReader.ParseSize("mem", m) };
         if (a.Value("smp") is { } s) config = config with { Harts = ArgReader.ParseInt("smp", s, 1, MachineConfig.MaxHarts) };
         if (a.Flag("no-jit")) config = config with { Jit = false };
-        if (a.Value("jit-threshold") is { } jt) config = config with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
+        if (a.Value("jit-threshold") is { } jt) config = config with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 0, 1_000_000) };
+        if (a.Value("lockstep") is { } ls) config = config with { Lockstep = ArgReader.ParseInt("lockstep", ls, 1, 1_000_000_000) };
         if (config.MemorySize % 4096 != 0) throw new UsageException("--mem: size must be a multiple of 4 KiB");
         return ParseDevices(a, config);
     }
@@ -64,6 +65,16 @@ public static class MachineOptions
             a.Value("console") is { } console ? VirtioOptions.ParseConsole(console) : null,
             defaults: !a.Flag("nodefaults"),
             a.Values("net").Select(VirtioOptions.ParseNet));
+
+    /// <summary>Prints the lockstep outcome (report of a divergence on stderr); returns the exit code to
+    /// use instead of <paramref name="code"/>.</summary>
+    public static int ReportLockstep(VirtMachine machine, int code)
+    {
+        if (machine.Lockstep is not { } ls) return code;
+        if (ls.Divergence != null) HostStreams.Error.Write(ls.Divergence);
+        HostStreams.Error.WriteLine(ls.Summary);
+        return ls.Divergence != null ? VirtMachine.LockstepExitCode : code;
+    }
 
     public static void DumpDtbIfAsked(ArgReader a, VirtMachine machine)
     {

@@ -14,6 +14,7 @@ public static class Program
           run-elf    run a bare-metal RISC-V ELF that reports through HTIF tohost (riscv-tests convention)
           disasm     disassemble a RISC-V ELF or raw binary
           disk       create, describe, grow and convert disk images (raw, qcow2)
+          fuzz-jit   differential fuzzing of the binary translator against the interpreter (diagnostic)
           help       show this text, or 'trapeze help COMMAND'
 
         Run 'trapeze COMMAND --help' for a command's options.
@@ -36,8 +37,9 @@ public static class Program
                 "run-elf" => RunElfCommand.Execute(rest),
                 "disasm" => DisasmCommand.Execute(rest),
                 "disk" => DiskCommand.Execute(rest),
+                "fuzz-jit" => FuzzJitCommand.Execute(rest),
                 "--version" or "version" => Version(),
-                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, disk, help)"),
+                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, disk, fuzz-jit, help)"),
             };
         }
         catch (UsageException e) { return Fail(e.Message); }

@@ -18,13 +18,16 @@ public static class RunElfCommand
           --trace-traps     print every exception taken, with the faulting instruction
           --stats           print execution statistics on exit
           --no-jit          interpret only (no binary translation)
+          --jit-threshold N executions before a block is translated (0 = all, before their first run)
+          --lockstep N      check every Nth translated region run against the interpreter; stop at the
+                            first divergence with a report (exit 3). One hart only
 
         Exit code: 0 when the program writes 1 to tohost, n when it writes (n << 1) | 1.
         """;
 
     public static int Execute(string[] args)
     {
-        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout", "jit-threshold"], [.. MachineOptions.Flags, "help", "trace-traps", "stats"]);
+        var a = new ArgReader("run-elf", args, ["mem", "smp", "timeout", "jit-threshold", "lockstep"], [.. MachineOptions.Flags, "help", "trace-traps", "stats"]);
         if (a.Flag("help")) { HostStreams.Out.Write(Help); return 0; }
         if (a.Positional.Count != 1) throw new UsageException("run-elf: expected exactly one ELF file (see 'trapeze run-elf --help')");
         string path = a.Positional[0];
@@ -37,7 +40,8 @@ public static class RunElfCommand
         var (machine, htif) = BareMetal.Prepare(path, memory, harts, console.Write, c =>
         {
             if (a.Flag("no-jit")) c = c with { Jit = false };
-            if (a.Value("jit-threshold") is { } jt) c = c with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 1, 1_000_000) };
+            if (a.Value("jit-threshold") is { } jt) c = c with { JitThreshold = ArgReader.ParseInt("jit-threshold", jt, 0, 1_000_000) };
+            if (a.Value("lockstep") is { } ls) c = c with { Lockstep = ArgReader.ParseInt("lockstep", ls, 1, 1_000_000_000) };
             return c;
         });
         using var _ = machine;
@@ -53,6 +57,12 @@ public static class RunElfCommand
         int code = machine.Run(cts.Token);
         console.Flush();
         if (a.Flag("stats")) Statistics.Print(machine, DateTime.UtcNow - started);
+        if (machine.Lockstep is { Divergence: not null })
+        {
+            HostStreams.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: the translator diverged from the interpreter");
+            return MachineOptions.ReportLockstep(machine, code);
+        }
+        MachineOptions.ReportLockstep(machine, code);
         if (cts.IsCancellationRequested && htif.ExitValue == null)
         {
             HostStreams.Error.WriteLine($"trapeze: {Path.GetFileName(path)}: no result after {timeout} s");

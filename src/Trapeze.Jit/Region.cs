@@ -110,3 +110,32 @@ public sealed class Region
         }
     }
 }
+
+/// <summary>Listings of regions for diagnostics (lockstep reports).</summary>
+public static class RegionListing
+{
+    /// <summary>Disassembles the region that would be built from <paramref name="block"/>'s entry, with
+    /// addresses as the hart sees them when it enters at <paramref name="pc"/>.</summary>
+    public static unsafe string Describe(Block block, ulong pc)
+    {
+        var ram = block.Region;
+        if (ram == null) return "";
+        var region = Region.Build(ram.Host + (block.Page << Trapeze.Core.Memory.GuestRam.PageShift), block.PhysPc);
+        if (region == null) return "";
+        ulong pageBase = pc - (ulong)region.EntryOffset;
+        var sb = new System.Text.StringBuilder($"region at 0x{pc:x}: {region.Blocks.Count} blocks, {region.InstructionCount} instructions\n");
+        foreach (var b in region.Blocks.Values.OrderBy(b => b.Offset))
+        {
+            foreach (var (d, off) in b.Insns)
+                sb.Append($"  {pageBase + (ulong)off:x}:  {Disassembler.Format(d, pageBase + (ulong)off)}\n");
+            string end = b.End switch
+            {
+                BlockEnd.Branch or BlockEnd.Jump => $"-> 0x{pageBase + (ulong)b.Target:x}" + (b.End == BlockEnd.Branch ? $" / 0x{pageBase + (ulong)b.Next:x}" : ""),
+                BlockEnd.IndirectJump => "-> indirect",
+                _ => $"-> 0x{pageBase + (ulong)b.Next:x}" + (b.End == BlockEnd.Exit ? " (exit)" : ""),
+            };
+            sb.Append($"  {"",8}   {end}\n");
+        }
+        return sb.ToString();
+    }
+}

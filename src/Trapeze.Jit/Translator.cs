@@ -35,11 +35,12 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     private readonly Thread? _thread;
     private readonly CancellationTokenSource _stop = new();
 
-    /// <summary>Creates a translator. <paramref name="synchronous"/>: compile on the requesting thread at
-    /// once (deterministic, for tests and lockstep).</summary>
+    /// <summary>Creates a translator. <paramref name="threshold"/> 0 translates every block before its
+    /// first run. <paramref name="synchronous"/>: compile on the requesting thread at once (deterministic,
+    /// for tests and lockstep).</summary>
     public Translator(int threshold = DefaultThreshold, bool synchronous = false)
     {
-        Threshold = Math.Max(1, threshold);
+        Threshold = Math.Max(0, threshold);
         Synchronous = synchronous;
         if (!synchronous)
         {

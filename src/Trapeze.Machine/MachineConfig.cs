@@ -50,6 +50,10 @@ public sealed record MachineConfig
     /// <summary>virtio-mmio slots on the board (QEMU virt's VIRTIO_COUNT).</summary>
     public const int VirtioSlots = 8;
 
+    /// <summary>Check every Nth translated region run against the interpreter (0: off). Needs one hart and
+    /// the translator; translation is then synchronous.</summary>
+    public int Lockstep { get; init; }
+
     /// <summary>Debian's OpenSBI, used when no firmware is named (as QEMU uses its bundled OpenSBI).</summary>
     public const string DebianOpenSbi = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 }

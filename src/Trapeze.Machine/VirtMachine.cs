@@ -60,9 +60,22 @@ public sealed class VirtMachine : IDisposable
         Bus.AddMemory(Rom);
         Bus.AddMemory(Dram, isDram: true);
 
+        if (config.Lockstep > 0 && config.Harts != 1)
+            throw new MachineConfigException("lockstep checking runs one hart (--smp 1)");
+        if (config.Lockstep > 0 && !config.Jit)
+            throw new MachineConfigException("lockstep checking compares the translator with the interpreter: it needs the translator");
         Harts = new Hart[config.Harts];
-        if (config.Jit) Translator = new Translator(config.JitThreshold, config.JitSynchronous);
+        if (config.Jit) Translator = new Translator(config.JitThreshold, config.JitSynchronous || config.Lockstep > 0);
         for (int i = 0; i < Harts.Length; i++) Harts[i] = new Hart(i, Bus, Clock) { Translator = Translator };
+        if (config.Lockstep > 0)
+        {
+            Lockstep = new LockstepChecker(config.Lockstep)
+            {
+                DescribeRegion = RegionListing.Describe,
+                OnDivergence = _ => RequestPower(new PowerRequest(PowerRequestKind.Fail, LockstepExitCode)),
+            };
+            Harts[0].Lockstep = Lockstep;
+        }
 
         Plic = new Plic(Harts);
         Clint = new Aclint(Harts, Clock);
@@ -197,6 +210,12 @@ public sealed class VirtMachine : IDisposable
     public GuestRam Dram { get; }
     public GuestRam Rom { get; }
     public Hart[] Harts { get; }
+
+    /// <summary>The exit code of a run stopped by a lockstep divergence.</summary>
+    public const int LockstepExitCode = 3;
+
+    /// <summary>The lockstep checker (<see cref="MachineConfig.Lockstep"/>), or null.</summary>
+    public LockstepChecker? Lockstep { get; }
 
     /// <summary>The tier-1 translator shared by the harts, or null with --no-jit.</summary>
     public Translator? Translator { get; }

@@ -50,11 +50,17 @@ public sealed class IsaTests(IsaBuild build) : IClassFixture<IsaBuild>
     [MemberData(nameof(Programs))]
     public void PassesInterpreted(string name) => Check(name, c => c with { Jit = false });
 
-    /// <summary>With every block translated the first time it runs (tier 1 for all code, compiled on the
+    /// <summary>With every block translated before it first runs (tier 1 for all code, compiled on the
     /// hart's thread so the run is deterministic).</summary>
     [Theory]
     [MemberData(nameof(Programs))]
-    public void PassesTranslated(string name) => Check(name, c => c with { Jit = true, JitThreshold = 1, JitSynchronous = true });
+    public void PassesTranslated(string name) => Check(name, c => c with { Jit = true, JitThreshold = 0, JitSynchronous = true });
+
+    /// <summary>All code translated and every translated region run checked against the interpreter
+    /// (lockstep: a divergence stops the machine, so the program cannot pass).</summary>
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public void PassesInLockstep(string name) => Check(name, c => c with { Jit = true, JitThreshold = 0, Lockstep = 1 });
 
     private void Check(string name, Func<MachineConfig, MachineConfig> mode)
     {

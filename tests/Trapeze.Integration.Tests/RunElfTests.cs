@@ -29,6 +29,13 @@ public sealed class RunElfTests : IClassFixture<RunElfTests.Programs>
     [HostFact(Needs.RiscvBinutils)]
     public void ConsoleOutputThroughTohost()
     {
+        var r = TrapezeCli.Run("run-elf", _programs.Build("hello", HelloSource()));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("hello\n", r.Stdout);
+    }
+
+    private static string HelloSource()
+    {
         // Each character is a device 1 (console), command 1 (write) request; the host acknowledges it by
         // clearing tohost, which the program waits for before the next one.
         const string hello = """
@@ -47,15 +54,30 @@ public sealed class RunElfTests : IClassFixture<RunElfTests.Programs>
                 j       next
             done:
             """;
-        string source = hello + Report("1") + """
+        return hello + Report("1") + """
 
                 .section .rodata
             message:
                 .asciz  "hello\n"
             """;
-        var r = TrapezeCli.Run("run-elf", _programs.Build("hello", source));
+    }
+
+    /// <summary>Every region run checked against the interpreter: the console still prints each character
+    /// once (HTIF acts on one run of each region only), and the summary says what was checked.</summary>
+    [HostFact(Needs.RiscvBinutils)]
+    public void LockstepRunPassesAndPrintsOnce()
+    {
+        var r = TrapezeCli.Run("run-elf", "--lockstep", "1", "--jit-threshold", "0", _programs.Build("hello", HelloSource()));
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal("hello\n", r.Stdout);
+        Assert.Matches(@"lockstep: [1-9][0-9]* of [0-9]+ translated region runs checked .*no divergence", r.Stderr);
+    }
+
+    [HostFact(Needs.RiscvBinutils)]
+    public void LockstepRefusesSeveralHarts()
+    {
+        string pass = _programs.Build("pass", Report("1"));
+        BadInputTests.AssertRefused(TrapezeCli.Run("run-elf", "--lockstep", "1", "--smp", "2", pass), "lockstep checking runs one hart");
     }
 
     [HostFact(Needs.RiscvBinutils)]

@@ -75,6 +75,24 @@ public sealed class UBootTerminalTests(ITestOutputHelper output)
         output.WriteLine(t.Screen);
     }
 
+    /// <summary>The boot with every translated region run checked against the interpreter (lockstep), blocks
+    /// translated after 20 runs: OpenSBI and U-Boot reach the prompt and run a command with no divergence.</summary>
+    [HostFact(Needs.OpenSbi | Needs.UBoot | Needs.Pty)]
+    public void UBootBootsInLockstep()
+    {
+        using var t = new TerminalSession(["run", "--kernel", HostPrerequisites.UBoot, "--mem", "256M", "--lockstep", "1", "--jit-threshold", "20"]);
+        t.WaitFor("Hit any key to stop autoboot", TimeSpan.FromSeconds(240));
+        t.Type(" ");
+        t.WaitFor(Prompt, TimeSpan.FromSeconds(120));
+        t.Type("version\r");
+        Assert.Matches(@"U-Boot 20\d\d\.\d\d", t.WaitFor(Prompt, TimeSpan.FromSeconds(120)));
+        t.Type("\x01x");
+        int exit = t.WaitForExit();
+        Assert.True(exit == 0, $"exit code {exit}\n{t.Stderr}");
+        Assert.Matches(@"lockstep: [1-9][0-9]* of [0-9]+ translated region runs checked .*no divergence", t.Stderr);
+        output.WriteLine(t.Stderr);
+    }
+
     private static void BootToPrompt(TerminalSession t, int harts, int memMiB)
     {
         t.WaitFor("OpenSBI v");

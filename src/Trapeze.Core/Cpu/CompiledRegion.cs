@@ -32,7 +32,8 @@ public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns,
 /// <summary>Compiles hot blocks (tier 1). Implemented by Trapeze.Jit; the hart only asks.</summary>
 public interface ITranslator
 {
-    /// <summary>Blocks executed this many times by the interpreter are submitted.</summary>
+    /// <summary>Blocks executed this many times by the interpreter are submitted; 0: every block, before
+    /// its first run.</summary>
     int Threshold { get; }
 
     /// <summary>Asks for <paramref name="block"/> to be translated; the translation is installed into

@@ -37,14 +37,27 @@ public sealed unsafe partial class Hart
     public ITranslator? Translator { get; set; }
 
     /// <summary>Runs a block: its translation when there is one, else the interpreter, which counts
-    /// executions and asks for a translation once the block is hot.</summary>
+    /// executions and asks for a translation once the block is hot (or at once with threshold 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Execute(Block b)
     {
         HartState* s = _state;
         var compiled = b.Compiled;
+        if (compiled == null && !b.TranslationRequested && Translator is { Threshold: 0 } eager && b.Region != null)
+        {
+            // Threshold 0 translates a block before its first run, so that all code runs translated
+            // (differential tests, lockstep).
+            b.TranslationRequested = true;
+            eager.Request(this, b);
+            compiled = b.Compiled;
+        }
         if (compiled != null)
         {
+            if (_lockstep is { } ls && ls.ShouldCheck())
+            {
+                RunLockstep(b, compiled, ls);
+                return;
+            }
             ulong before = s->Retired;
             RegionExit exit = compiled.Function(s, this, compiled.Insns);
             Stats.RegionRuns++;
@@ -138,6 +151,9 @@ public sealed unsafe partial class Hart
         if (n == 0) return DecodeStraddling(pc, host);
         var b = new Block(pa, _decodeBuffer.AsSpan(0, n).ToArray(), region, page, generation);
         if (wholePage) Blocks.Add(b);
+        // A region runs on from its entry without checking each fetch, so it must not be made for a page
+        // that PMP makes only partly executable.
+        else b.TranslationRequested = true;
         return b;
     }
 

@@ -22,6 +22,7 @@ public sealed unsafe partial class SoftMmu
         {
             if (write && m.ReadOnly) return Fail(ExceptionCause.StoreAccessFault, va);
             host = m.Host + (pa - m.Base);
+            if (write) Log?.BeforeRamWrite(host, pa, size);
         }
         else if (_bus.FindDevice(pa, size) == null)
             return Fail(write ? ExceptionCause.StoreAccessFault : ExceptionCause.LoadAccessFault, va);

@@ -37,6 +37,13 @@ public sealed unsafe partial class SoftMmu
     /// per device in <see cref="MmioRegion.Accesses"/>).</summary>
     public long PageWalks, MmioAccesses;
 
+    /// <summary>Lockstep: records (or replays) this hart's RAM writes and device accesses while set.</summary>
+    public AccessLog? Log { get; set; }
+
+    /// <summary>Lockstep: every store takes the slow path (where <see cref="Log"/> sees it). Set once,
+    /// before the hart runs; the TLBs must be flushed after.</summary>
+    public bool NoFastWrites { get; set; }
+
     public SoftMmu(HartState* state, Bus bus)
     {
         _s = state;
@@ -177,7 +184,12 @@ public sealed unsafe partial class SoftMmu
         byte f = Volatile.Read(ref m.Flags[page]);
         if (f == 0) return;
         if ((f & (byte)PageFlags.Code) != 0) m.InvalidateCode(page);
-        if ((f & (byte)PageFlags.WriteWatched) != 0) _bus.WriteWatch?.Invoke(pa, size);
+        if ((f & (byte)PageFlags.WriteWatched) != 0)
+        {
+            // The watcher (HTIF) reacts by changing memory: a lockstep run that did this cannot be replayed.
+            if (Log != null) Log.WroteWatchedPage = true;
+            _bus.WriteWatch?.Invoke(pa, size);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -386,9 +398,16 @@ public sealed unsafe partial class SoftMmu
         var dev = _bus.FindDevice(pa, size);
         if (dev != null)
         {
-            MmioAccesses++;
-            Interlocked.Increment(ref dev.Accesses);
-            if (dev.Device.Read(pa - dev.Base, size, out v)) return true;
+            bool accepted;
+            if (Log is { Replay: true } replay) replay.ReplayRead(pa, size, out v, out accepted); // counted in the recorded run
+            else
+            {
+                MmioAccesses++;
+                Interlocked.Increment(ref dev.Accesses);
+                accepted = dev.Device.Read(pa - dev.Base, size, out v);
+                Log?.RecordMmio(pa, size, write: false, v, accepted);
+            }
+            if (accepted) return true;
         }
         v = 0;
         return Fail(ExceptionCause.LoadAccessFault, va);
@@ -400,6 +419,7 @@ public sealed unsafe partial class SoftMmu
         if (m != null && m.Contains(pa, (ulong)size) && !m.ReadOnly)
         {
             byte* p = m.Host + (pa - m.Base);
+            Log?.BeforeRamWrite(p, pa, size);
             switch (size)
             {
                 case 1: *p = (byte)v; break;
@@ -413,9 +433,16 @@ public sealed unsafe partial class SoftMmu
         var dev = _bus.FindDevice(pa, size);
         if (dev != null)
         {
-            MmioAccesses++;
-            Interlocked.Increment(ref dev.Accesses);
-            if (dev.Device.Write(pa - dev.Base, size, v)) return true;
+            bool accepted;
+            if (Log is { Replay: true } replay) replay.ReplayWrite(pa, size, v, out accepted); // counted in the recorded run
+            else
+            {
+                MmioAccesses++;
+                Interlocked.Increment(ref dev.Accesses);
+                accepted = dev.Device.Write(pa - dev.Base, size, v);
+                Log?.RecordMmio(pa, size, write: true, v, accepted);
+            }
+            if (accepted) return true;
         }
         return Fail(ExceptionCause.StoreAccessFault, va);
     }
@@ -461,9 +488,10 @@ public sealed unsafe partial class SoftMmu
         var m = _bus.FindMemory(page);
         bool fast = m != null && m.Contains(page, 1UL << 12) && Pmp.CheckPage(_s, page, type, priv);
         if (fast && type == AccessType.Write)
-            fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0;
+            fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0 && !NoFastWrites;
         if (type != AccessType.Write || dirtyOk)
         {
+            Log?.BeforeTlbFill(ref e);
             e.Ctx = ctx;
             e.PhysPage = page;
             if (fast)

@@ -77,6 +77,7 @@ public sealed unsafe partial class SoftMmu
             {
                 if (!Pmp.Check(_s, pteAddr, 8, AccessType.Write, Privilege.Supervisor) || m.ReadOnly)
                     return Fail(AccessFault(type), va);
+                Log?.BeforeRamWrite((byte*)ptePtr, pteAddr, 8);
                 if (Interlocked.CompareExchange(ref *ptePtr, want, pte) != pte) goto retry;
                 AfterRamWrite(m, pteAddr, 8);
             }

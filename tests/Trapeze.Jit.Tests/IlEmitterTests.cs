@@ -1,0 +1,144 @@
+using Trapeze.Core.Cpu;
+using Trapeze.Core.Memory;
+using Trapeze.Jit.Fuzz;
+
+namespace Trapeze.Jit.Tests;
+
+/// <summary>Translated regions run directly on a hart: exits leave exact pc and retired counts.</summary>
+public sealed unsafe class IlEmitterTests : IDisposable
+{
+    private const ulong Code = FuzzLayout.CodeBase;
+    private readonly FuzzMachine _m = new(translate: false);
+
+    public void Dispose() => _m.Dispose();
+
+    private HartState* S => _m.State;
+
+    private CompiledRegion Prepare(Asm a, int entry)
+    {
+        a.Page.CopyTo(_m.Ram.AsSpan(Code - FuzzLayout.RamBase, 4096));
+        _m.Ram.InvalidateCode(_m.Ram.PageOf(Code));
+        var v = new FuzzVector { Fs = Mstatus.FsDirty };
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), v, Code + (ulong)entry);
+        Region region;
+        fixed (byte* p = a.Page) region = Region.Build(p, Code + (ulong)entry)!;
+        return IlEmitter.Compile(region);
+    }
+
+    private RegionExit Run(CompiledRegion c) => c.Function(S, _m.Hart, c.Insns);
+
+    [Fact]
+    public void FaultInTheMiddleLeavesPcAndRetiredAtTheFaultingInstruction()
+    {
+        var a = new Asm().Addi(10, 10, 1).Addi(10, 10, 1).Ld(11, 0, 0x10).Addi(10, 10, 1);
+        var c = Prepare(a, 0);
+        Assert.Equal(RegionExit.Exception, Run(c));
+        Assert.Equal(Code + 8, S->Pc);
+        Assert.Equal(2UL, S->Retired);
+        Assert.Equal(2UL, S->X[10]);
+        Assert.Equal((byte)ExceptionCause.LoadAccessFault, S->PendingCause);
+        Assert.Equal(0x10UL, S->PendingTval);
+    }
+
+    [Fact]
+    public void FaultAfterALoopIterationCountsEveryRetiredInstruction()
+    {
+        // a0 = 3; loop: a0 -= 1; bne a0, x0, loop; then a store to address 0 faults.
+        var a = new Asm().Addi(10, 0, 3).Addi(10, 10, -1).Bne(10, 0, -4).I32(Encode.R(0, 10, 0, 3, 0, 0x23));
+        var c = Prepare(a, 0);
+        Assert.Equal(RegionExit.Exception, Run(c));
+        Assert.Equal(Code + 12, S->Pc);
+        Assert.Equal(1UL + 3 * 2, S->Retired);
+        Assert.Equal((byte)ExceptionCause.StoreAccessFault, S->PendingCause);
+    }
+
+    [Fact]
+    public void ExitAtASensitiveInstructionStopsBeforeIt()
+    {
+        var a = new Asm().Addi(10, 10, 5).Jal(1, 8).Addi(10, 10, 100).Addi(11, 0, 7).Ecall();
+        var c = Prepare(a, 0);
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(Code + 16, S->Pc);
+        Assert.Equal(3UL, S->Retired);
+        Assert.Equal(5UL, S->X[10]);
+        Assert.Equal(7UL, S->X[11]);
+        Assert.Equal(Code + 8, S->X[1]);
+    }
+
+    [Fact]
+    public void IndirectJumpLeavesWithTheComputedTarget()
+    {
+        var a = new Asm().Addi(5, 0, 0x123).Jalr(5, 5, 0x10);
+        var c = Prepare(a, 0);
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(0x132UL, S->Pc);
+        Assert.Equal(Code + 8, S->X[5]);
+        Assert.Equal(2UL, S->Retired);
+    }
+
+    [Fact]
+    public void BackEdgeLeavesAtOnceWhenAnInterruptIsPending()
+    {
+        // loop: a0 += 1; j loop
+        var a = new Asm().Addi(10, 10, 1).Jal(0, -4);
+        var c = Prepare(a, 0);
+        S->Mie = Interrupt.Msip;
+        S->Mip = Interrupt.Msip;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(1UL, S->X[10]);
+        Assert.Equal(Code, S->Pc);
+        Assert.Equal(2UL, S->Retired);
+    }
+
+    [Fact]
+    public void BackEdgeBudgetBoundsOneRun()
+    {
+        var a = new Asm().Addi(10, 10, 1).Jal(0, -4);
+        var c = Prepare(a, 0);
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal((ulong)IlEmitter.BackEdgeBudget, S->X[10]);
+        Assert.Equal(Code, S->Pc);
+        Assert.Equal(2UL * IlEmitter.BackEdgeBudget, S->Retired);
+    }
+
+    /// <summary>A device whose first read raises the hart's machine software interrupt: the interrupt
+    /// becomes pending in the middle of a translated loop.</summary>
+    private sealed class Doorbell(Hart hart) : IMmioDevice
+    {
+        public int Reads;
+        public string Name => "doorbell";
+        public ulong Size => 0x1000;
+        public bool Read(ulong offset, int size, out ulong value)
+        {
+            if (Reads++ == 0) hart.SetMachineSoftwareInterrupt(true);
+            value = 0;
+            return true;
+        }
+        public bool Write(ulong offset, int size, ulong value) => true;
+    }
+
+    [Fact]
+    public void InterruptRaisedInsideATranslatedLoopIsTakenAfterOneIteration()
+    {
+        var bell = new Doorbell(_m.Hart);
+        _m.Bus.AddDevice(0x1000_0000, bell);
+        // t0 = 0x1000_0000; loop: lw t1, 0(t0); a0 += 1; j loop
+        var a = new Asm().I32(Encode.Lui(5, 0x10000)).Lw(6, 5, 0).Addi(10, 10, 1).Jal(0, -8);
+        a.At(0x800).Wfi();
+        a.Page.CopyTo(_m.Ram.AsSpan(Code - FuzzLayout.RamBase, 4096));
+        _m.Ram.InvalidateCode(_m.Ram.PageOf(Code));
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), new FuzzVector(), Code);
+        _m.Hart.Translator = new Translator(threshold: 0, synchronous: true);
+        S->Mie = Interrupt.Msip;
+        S->Mstatus |= Mstatus.Mie;
+        S->Mtvec = Code + 0x800;
+        for (int i = 0; i < 4 && S->Mcause == 0; i++) _m.Hart.Step(1);
+        Assert.Equal(1UL << 63 | Interrupt.MachineSoftware, S->Mcause);
+        // The jump into the loop from its first block is a forward edge in the region's block order, so
+        // the check comes at the latest one iteration later.
+        Assert.InRange(S->X[10], 1UL, 2UL);
+        Assert.Equal(Code + 4, S->Mepc);
+        Assert.InRange(bell.Reads, 1, 2);
+        Assert.True(_m.Hart.Stats.TranslatedInstructions > 0);
+    }
+}
