@@ -41,6 +41,17 @@ public sealed unsafe partial class Hart
             if (exit == RegionExit.Exception) RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
             return;
         }
+        // The guest does not see the time the check takes (with a real-time timebase, a guest slowed
+        // down that much would spend all its time in timer interrupts).
+        bool clockWasPaused = Clock.IsPaused;
+        if (!clockWasPaused) Clock.Pause();
+        try { CheckAgainstInterpreter(b, ls, exit, count, &before, pcBefore); }
+        finally { if (!clockWasPaused) Clock.Resume(); }
+    }
+
+    private void CheckAgainstInterpreter(Block b, LockstepChecker ls, RegionExit exit, ulong count, HartState* before, ulong pcBefore)
+    {
+        HartState* s = _state;
         HartState translated = *s;
         if (exit == RegionExit.Exception) EnterTrapQuietly(&translated);
         var newWords = ls.NewWords;
@@ -56,7 +67,7 @@ public sealed unsafe partial class Hart
         ls.Translated.UndoTlbFills();
 
         // 2. Interpreted from the saved state, device reads replayed.
-        HartStateDiff.CopyArchitectural(&before, s, keepMip: true);
+        HartStateDiff.CopyArchitectural(before, s, keepMip: true);
         Mmu.UpdateContext();
         ls.Interpreted.ReplayFrom(ls.Translated);
         Mmu.Log = ls.Interpreted;

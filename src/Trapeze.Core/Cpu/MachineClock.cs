@@ -36,6 +36,8 @@ public sealed class MachineClock
         }
     }
 
+    public bool IsPaused => Volatile.Read(ref _paused);
+
     public void Pause()
     {
         lock (_lock)
