@@ -53,7 +53,30 @@ public static class FuzzJitCommand
         using var f = new DifferentialFuzzer();
         var d = f.RunCase(c);
         Console.WriteLine(d?.Report ?? $"no divergence; {f.RetiredInstructions} instructions retired, {f.TranslatedInstructions} translated, {f.Abandoned} inputs abandoned");
+        if (f.Abandoned > 0) ShowWhereItLoops(c);
         return d == null ? 0 : 1;
+    }
+
+    /// <summary>For a program that does not end: where the interpreter is after the cap, and how often it
+    /// passed each pc over the last stretch.</summary>
+    private static unsafe void ShowWhereItLoops(FuzzCase c)
+    {
+        var (code, end) = c.Program.Assemble();
+        using var m = new FuzzMachine(translate: false);
+        var v = c.Vectors[0];
+        m.Load(FuzzImage.Build(c.Config, v, c.Program, code, end));
+        m.Start(c.Config, v, c.Program.Base);
+        m.Run(end, DifferentialFuzzer.RetireCap);
+        var seen = new Dictionary<ulong, int>();
+        for (int i = 0; i < 20000; i++)
+        {
+            m.Hart.Step(1);
+            ulong pc = m.State->Pc;
+            seen[pc] = seen.GetValueOrDefault(pc) + 1;
+        }
+        Console.WriteLine($"input 0 after {m.State->Retired} instructions: block entries over 20000 more blocks:");
+        foreach (var (pc, n) in seen.OrderBy(kv => kv.Key)) Console.WriteLine($"  0x{pc:x}: {n}");
+        Console.WriteLine($"  x1..x31: {string.Join(' ', Enumerable.Range(1, 31).Select(r => $"{m.State->X[r]:x}"))}");
     }
 
     private static ulong ParseU64(string name, string text)

@@ -97,3 +97,32 @@ public sealed unsafe class SelfModifyingCodeTests
         Assert.True(d == null, d?.Report);
     }
 }
+
+public sealed class GeneratorTests
+{
+    /// <summary>The generator's LR/SC sequences really are LR then SC on the same base register (an SC
+    /// that can succeed), not other atomics.</summary>
+    [Fact]
+    public void LrScPairsAreGenerated()
+    {
+        int pairs = 0;
+        for (ulong seed = 1; seed <= 40; seed++)
+        {
+            var c = FuzzCase.FromSeed(seed, vectors: 1);
+            foreach (var a in Flatten(c.Program.Items).OfType<AddressItem>())
+            {
+                var first = Trapeze.Core.Isa.Decoder.Decode(a.Following[0]);
+                var last = Trapeze.Core.Isa.Decoder.Decode(a.Following[^1]);
+                if (first.Op is Trapeze.Core.Isa.Op.LrW or Trapeze.Core.Isa.Op.LrD && a.Following.Count > 1)
+                {
+                    Assert.True(last.Op is Trapeze.Core.Isa.Op.ScW or Trapeze.Core.Isa.Op.ScD, $"seed {seed}: LR followed by {last.Op}");
+                    pairs++;
+                }
+            }
+        }
+        Assert.True(pairs > 10, $"{pairs} LR/SC pairs in 40 programs");
+    }
+
+    private static IEnumerable<FuzzItem> Flatten(List<FuzzItem> items) =>
+        items.SelectMany(i => i is LoopItem l ? Flatten(l.Body).Prepend(i) : [i]);
+}

@@ -52,6 +52,10 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
 
     public long Programs, Runs, GeneratedInstructions, RetiredInstructions, TranslatedInstructions, Abandoned;
 
+    /// <summary>Seeds of inputs abandoned at <see cref="RetireCap"/> (the first few), to look into.</summary>
+    public List<ulong> AbandonedSeeds { get; } = [];
+    private ulong _seed;
+
     /// <summary>Generates the case of <paramref name="seed"/> and runs it; on a divergence returns the
     /// shrunk report.</summary>
     public FuzzDivergence? RunSeed(ulong seed, int vectors = 4, bool shrink = true)
@@ -69,6 +73,7 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
             _background.RenewTranslator();
         }
         Programs++;
+        _seed = c.Seed;
         _useBackground = BackgroundEvery > 0 && Programs % BackgroundEvery == 0;
         var (code, end) = c.Program.Assemble();
         GeneratedInstructions += c.Program.CountInstructions();
@@ -120,7 +125,12 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
         }
         if (!okI && !okT)
         {
-            if (count) Abandoned++;
+            if (count)
+            {
+                Abandoned++;
+                lock (AbandonedSeeds)
+                    if (AbandonedSeeds.Count < 16 && !AbandonedSeeds.Contains(_seed)) AbandonedSeeds.Add(_seed);
+            }
             return null;
         }
         var sb = new StringBuilder();

@@ -4,11 +4,13 @@ namespace Trapeze.Jit.Fuzz;
 
 /// <summary>Totals of a fuzz campaign.</summary>
 public sealed record FuzzTotals(long Programs, long Runs, long Generated, long Retired, long Translated, long Abandoned,
-    int Divergences, TimeSpan Elapsed)
+    int Divergences, TimeSpan Elapsed, IReadOnlyList<ulong> AbandonedSeeds)
 {
     public override string ToString() =>
         $"{Programs} programs ({Generated} generated instructions), {Runs} runs, {Retired} instructions retired per tier " +
-        $"({Translated} of them by translated code), {Abandoned} abandoned, {Divergences} divergences, {Elapsed.TotalSeconds:F0} s";
+        $"({Translated} of them by translated code), {Abandoned} abandoned" +
+        (AbandonedSeeds.Count > 0 ? $" (seeds {string.Join(", ", AbandonedSeeds)})" : "") +
+        $", {Divergences} divergences, {Elapsed.TotalSeconds:F0} s";
 }
 
 /// <summary>Runs seeds first..first+n on several threads (one fuzzer, so two harts, per thread) until a
@@ -68,5 +70,6 @@ public static class FuzzCampaign
 
     private static FuzzTotals Totals(DifferentialFuzzer[] f, int divergences, TimeSpan elapsed) => new(
         f.Sum(x => x.Programs), f.Sum(x => x.Runs), f.Sum(x => x.GeneratedInstructions), f.Sum(x => x.RetiredInstructions),
-        f.Sum(x => x.TranslatedInstructions), f.Sum(x => x.Abandoned), divergences, elapsed);
+        f.Sum(x => x.TranslatedInstructions), f.Sum(x => x.Abandoned), divergences, elapsed,
+        f.SelectMany(x => { lock (x.AbandonedSeeds) return x.AbandonedSeeds.ToArray(); }).Order().Take(16).ToList());
 }

@@ -285,12 +285,12 @@ public sealed class ProgramGenerator
         ulong addr = Target(size, atomic: true);
         uint aqrl = (uint)_r.Next(4);
         int rd = PickWritableX();
-        uint lr = Encode.R(0x10 << 2 | aqrl, 0, b, dw ? 3u : 2u, rd, 0x2f);
+        uint lr = Encode.R(0b00010 << 2 | aqrl, 0, b, dw ? 3u : 2u, rd, 0x2f);
         var following = new List<uint> { lr };
         for (int i = _r.Next(3); i > 0; i--)
             if (RandomInstruction() is PlainItem p && p.Raw.Count == 1 && !IsMemory(p.Raw[0])) following.Add(p.Raw[0]);
         int rd2 = PickWritableX();
-        following.Add(Encode.R(0x18 << 2 | (uint)_r.Next(4), PickX(), _r.Chance(85) ? b : PickX(), dw ? 3u : 2u, rd2, 0x2f));
+        following.Add(Encode.R(0b00011 << 2 | (uint)_r.Next(4), PickX(), _r.Chance(85) ? b : PickX(), dw ? 3u : 2u, rd2, 0x2f));
         return new AddressItem(b, addr, following);
     }
 
