@@ -184,13 +184,11 @@ public sealed unsafe partial class Hart
                 return true;
             case Csr.Mcountinhibit:
             {
-                ulong old = s->Mcountinhibit;
                 ulong cycle = Mcycle, instret = Minstret;
                 s->Mcountinhibit = v & 0xfffffffd; // TM is read-only zero
                 // An inhibited counter keeps its frozen value in the offset field.
                 s->McycleOffset = (s->Mcountinhibit & CountinhibitCy) != 0 ? cycle : cycle - s->Retired;
                 s->MinstretOffset = (s->Mcountinhibit & CountinhibitIr) != 0 ? instret : instret - s->Retired;
-                _ = old;
                 return true;
             }
             case >= Csr.Mhpmevent3 and <= Csr.Mhpmevent31: return true;

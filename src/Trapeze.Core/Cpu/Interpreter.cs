@@ -145,7 +145,7 @@ public sealed unsafe partial class Hart
             }
             DecodedInsn d = Decoder.Decode(raw);
             _decodeBuffer[n++] = d;
-            offset += d.Length == 0 ? 2 : d.Length;
+            offset += d.Length;
             if (!wholePage || BlockCache.EndsBlock(d.Op)) break;
         }
         if (n == 0) return DecodeStraddling(pc, host);
