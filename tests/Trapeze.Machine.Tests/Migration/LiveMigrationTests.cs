@@ -65,6 +65,12 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
     private static VirtMachine StartSource(MachineConfig config, HartThreadsStateTransfer transfer)
     {
         var m = new VirtMachine(config, _ => { });
+        StartWorkload(m, transfer);
+        return m;
+    }
+
+    private static void StartWorkload(VirtMachine m, HartThreadsStateTransfer transfer)
+    {
         uint[] code = Workload();
         var bytes = new byte[code.Length * 4];
         Buffer.BlockCopy(code, 0, bytes, 0, bytes.Length);
@@ -77,7 +83,6 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
             h.State->X[12] = Status + (ulong)h.HartId * 0x1000;
         }
         transfer.Start(m);
-        return m;
     }
 
     private static (ulong Passes, ulong Failures) Progress(VirtMachine m, int hart)
@@ -201,6 +206,61 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The migration benchmark (bench/migration.sh), run only when TRAPEZE_MIGRATION_BENCH gives the guest's
+    /// memory in MiB: half the RAM holds data (as a guest's page cache would), and two harts keep rewriting
+    /// and checking 4 MiB each with translated code. Prints one MIGRATION line per run.
+    /// </summary>
+    [BenchFact]
+    public void Bench()
+    {
+        ulong mib = ulong.Parse(Environment.GetEnvironmentVariable(BenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture);
+        int runs = int.TryParse(Environment.GetEnvironmentVariable("TRAPEZE_MIGRATION_BENCH_RUNS"), out int n) ? n : 1;
+        MachineConfig config = Config(jit: true, memory: mib << 20);
+        for (int run = 0; run < runs; run++)
+        {
+            var transfer = new HartThreadsStateTransfer();
+            var destTransfer = new HartThreadsStateTransfer();
+            using VirtMachine source = new VirtMachine(config, _ => { });
+            // Resident data in the upper half, written before the workload starts.
+            var random = new Random(run);
+            ulong half = source.Dram.Size / 2;
+            var page = new byte[4096];
+            for (ulong at = half; at < source.Dram.Size; at += 4096)
+            {
+                random.NextBytes(page);
+                page.CopyTo(source.Dram.AsSpan(at, 4096));
+            }
+            StartWorkload(source, transfer);
+            VirtMachine? destination = null;
+            try
+            {
+                WaitForPasses(source, 1, TimeSpan.FromSeconds(60));
+                var (stream, received) = Connect(s => LiveMigration.Receive(config, s, new ReceiveOptions { State = destTransfer }));
+                MigrationReport report;
+                using (stream)
+                    report = LiveMigration.Send(source, stream, new MigrationOptions { State = transfer });
+                destination = received.Result;
+                ulong atSwitch = Enumerable.Range(0, config.Harts).Max(h => Progress(source, h).Passes);
+                WaitForPasses(destination, atSwitch + 1, TimeSpan.FromSeconds(60));
+                for (int h = 0; h < config.Harts; h++) Assert.Equal(0UL, Progress(destination, h).Failures);
+                string line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"MIGRATION memory={mib}MiB rounds={report.Rounds.Count} converged={report.Converged} " +
+                    $"total_ms={report.TotalTime.TotalMilliseconds:F0} downtime_ms={report.Downtime.TotalMilliseconds:F1} " +
+                    $"sent_mib={report.BytesSent / 1048576.0:F1} final_pages={report.Rounds[^1].Pages} " +
+                    $"round_pages={string.Join(',', report.Rounds.Select(r => r.Pages))}");
+                output.WriteLine(line);
+                Console.WriteLine(line);
+            }
+            finally
+            {
+                destTransfer.StopAll();
+                transfer.StopAll();
+                destination?.Dispose();
+            }
+        }
+    }
+
     private static string? CompareRam(VirtMachine source, VirtMachine destination)
     {
         for (int r = 0; r < source.Bus.Memories.Count; r++)
@@ -317,5 +377,16 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>A benchmark, not a test: runs only when <see cref="Variable"/> is set (bench/migration.sh sets it).</summary>
+public sealed class BenchFactAttribute : FactAttribute
+{
+    public const string Variable = "TRAPEZE_MIGRATION_BENCH";
+
+    public BenchFactAttribute()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Variable))) Skip = $"a benchmark: set {Variable}=MiB to run it";
     }
 }
