@@ -61,6 +61,8 @@ public static class LiveMigration
         public MigrationReport Run()
         {
             var total = Stopwatch.StartNew();
+            // A destination that stops reading must not hang the source forever with its guest paused.
+            if (stream.CanTimeout) stream.WriteTimeout = (int)Math.Min(int.MaxValue, options.ReplyTimeout.TotalMilliseconds);
             Handshake();
             bool paused = false;
             ulong[][] pending = [.. _regions.Select(r => new ulong[r.DirtyBitmapWords])];

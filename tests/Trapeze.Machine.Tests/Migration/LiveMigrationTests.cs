@@ -373,6 +373,7 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
         public override bool CanSeek => false;
         public override bool CanTimeout => inner.CanTimeout;
         public override int ReadTimeout { get => inner.ReadTimeout; set => inner.ReadTimeout = value; }
+        public override int WriteTimeout { get => inner.WriteTimeout; set => inner.WriteTimeout = value; }
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
