@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Trapeze.Core.Memory;
+using Trapeze.Devices.Power;
 
 namespace Trapeze.Machine.Migration;
 
@@ -17,6 +18,9 @@ public static class LiveMigration
 {
     /// <summary>Pre-copy always stops once no more than this many pages are dirty (a round trip costs more).</summary>
     public const long MinStopPages = 64;
+
+    /// <summary>The exit code of a destination machine whose migration failed before it ran.</summary>
+    public const int FailedExitCode = 75;
 
     /// <summary>
     /// Migrates <paramref name="machine"/>, which is running (or at least not paused), to the destination at the
@@ -319,7 +323,12 @@ public static class LiveMigration
             }
             catch (Exception e)
             {
-                _machine?.Dispose();
+                if (_machine != null)
+                {
+                    // Its owner may already run it (waiting paused, from OnCreated): make that run end first.
+                    _machine.RequestPower(new PowerRequest(PowerRequestKind.Fail, FailedExitCode));
+                    _machine.Dispose();
+                }
                 if (e is not IOException) TrySend(FrameType.Error, MigrationProtocol.EncodeMessage(e.Message));
                 if (e is EndOfStreamException or IOException)
                     throw new MigrationException($"migration: the source went away ({e.Message})", e);
