@@ -6,10 +6,11 @@ namespace Trapeze.Machine.Migration;
 /// </summary>
 public interface IMachineStateTransfer
 {
-    /// <summary>Source: holds the machine still. When this returns no hart runs and no device writes RAM.</summary>
-    void Pause(VirtMachine machine);
+    /// <summary>Source: holds the machine still. When this returns no hart runs and no device writes RAM.
+    /// Returns false when the machine was paused already (a failed migration then leaves it paused).</summary>
+    bool Pause(VirtMachine machine);
 
-    /// <summary>Source: lets a paused machine go on (a migration that failed after the pause).</summary>
+    /// <summary>Source: lets the machine go on after a migration that failed once <see cref="Pause"/> had paused it.</summary>
     void Resume(VirtMachine machine);
 
     /// <summary>Source, paused: writes the state of harts and devices — everything but RAM.</summary>

@@ -101,8 +101,7 @@ public static class LiveMigration
 
                 // Stop-and-copy: what the last collection found plus what was dirtied since, and the state.
                 _downtime = Stopwatch.StartNew();
-                options.State.Pause(machine);
-                paused = true;
+                paused = options.State.Pause(machine);
                 sw.Restart();
                 Collect(collected);
                 for (int r = 0; r < _regions.Count; r++)
@@ -128,7 +127,8 @@ public static class LiveMigration
             catch (Exception e)
             {
                 StopLogging();
-                // Nothing is lost: the destination never acknowledged, so the guest lives here still.
+                // Nothing is lost: the destination never acknowledged, so the guest lives here still (and is
+                // left paused if it was paused before the migration).
                 if (paused) options.State.Resume(machine);
                 if (e is not IOException) TrySend(FrameType.Error, MigrationProtocol.EncodeMessage(e.Message));
                 throw e as MigrationException ?? new MigrationException($"migration failed: {e.Message}", e);

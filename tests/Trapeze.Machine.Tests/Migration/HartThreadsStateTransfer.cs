@@ -29,13 +29,14 @@ public sealed unsafe class HartThreadsStateTransfer : IMachineStateTransfer
         lock (_threads) _threads[machine] = threads;
     }
 
-    public void Pause(VirtMachine machine)
+    public bool Pause(VirtMachine machine)
     {
         List<Thread>? threads;
         lock (_threads) _threads.Remove(machine, out threads);
         foreach (Hart h in machine.Harts) h.RequestStop();
         foreach (Thread t in threads ?? []) t.Join();
         machine.Clock.Pause();
+        return threads != null;
     }
 
     public void Resume(VirtMachine machine)
@@ -76,6 +77,6 @@ public sealed unsafe class HartThreadsStateTransfer : IMachineStateTransfer
     {
         VirtMachine[] machines;
         lock (_threads) machines = [.. _threads.Keys];
-        foreach (var m in machines) Pause(m);
+        foreach (var m in machines) _ = Pause(m);
     }
 }
