@@ -335,6 +335,35 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void ASourcePausedBeforeAFailedMigrationStaysPaused()
+    {
+        var transfer = new HartThreadsStateTransfer();
+        MachineConfig config = Config(jit: false);
+        using VirtMachine source = StartSource(config, transfer);
+        try
+        {
+            WaitForPasses(source, 0, TimeSpan.FromSeconds(30));
+            Assert.True(transfer.Pause(source));
+            var before = Enumerable.Range(0, config.Harts).Select(h => Progress(source, h)).ToArray();
+            var (stream, received) = Connect(s =>
+            {
+                try { LiveMigration.Receive(config, s, new ReceiveOptions { State = new HartThreadsStateTransfer() }).Dispose(); return "accepted"; }
+                catch (MigrationException e) { return e.Message; }
+            });
+            using (stream)
+                Assert.Throws<MigrationException>(() => LiveMigration.Send(source, new CorruptingStream(stream, FrameType.State), new MigrationOptions { State = transfer }));
+            Assert.Contains("checksum mismatch", received.Result);
+            Thread.Sleep(100);
+            Assert.Equal(before, Enumerable.Range(0, config.Harts).Select(h => Progress(source, h)).ToArray());
+            Assert.All(source.Harts, h => Assert.False(h.IsExecuting));
+        }
+        finally
+        {
+            transfer.StopAll();
+        }
+    }
+
     private static void AssertStillRunning(VirtMachine m)
     {
         ulong before = Enumerable.Range(0, m.Harts.Length).Max(h => Progress(m, h).Passes);
