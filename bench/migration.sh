@@ -11,7 +11,7 @@
 # clock are moved by the test's own state transfer, so no device takes part.
 #
 # Prints one line per run:
-#   MIGRATION memory=512MiB rounds=R converged=B total_ms=T downtime_ms=D sent_mib=S final_pages=F round_pages=...
+#   MIGRATION guest=baremetal memory=512MiB rounds=R converged=B total_ms=T downtime_ms=D sent_mib=S final_pages=F round_pages=...
 # downtime = from the source's pause to the destination's acknowledgement that the guest runs there.
 set -euo pipefail
 

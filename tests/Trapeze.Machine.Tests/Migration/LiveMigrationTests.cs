@@ -245,7 +245,7 @@ public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
                 WaitForPasses(destination, atSwitch + 1, TimeSpan.FromSeconds(60));
                 for (int h = 0; h < config.Harts; h++) Assert.Equal(0UL, Progress(destination, h).Failures);
                 string line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"MIGRATION memory={mib}MiB rounds={report.Rounds.Count} converged={report.Converged} " +
+                    $"MIGRATION guest=baremetal memory={mib}MiB rounds={report.Rounds.Count} converged={report.Converged} " +
                     $"total_ms={report.TotalTime.TotalMilliseconds:F0} downtime_ms={report.Downtime.TotalMilliseconds:F1} " +
                     $"sent_mib={report.BytesSent / 1048576.0:F1} final_pages={report.Rounds[^1].Pages} " +
                     $"round_pages={string.Join(',', report.Rounds.Select(r => r.Pages))}");
