@@ -42,6 +42,20 @@ public sealed unsafe partial class Hart
         return hash;
     }
 
+    /// <summary>Why <paramref name="saved"/> cannot be restored into a hart of this build, or null: its size, or
+    /// a privilege level or WFI flag no hart could have had.</summary>
+    public static string? CheckSavedState(HartSavedState saved)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        if (saved.Architectural.Length != ArchitecturalStateSize)
+            return $"hart state of {saved.Architectural.Length} bytes; this build's is {ArchitecturalStateSize}";
+        byte priv = saved.Architectural[(int)Marshal.OffsetOf<HartState>(nameof(HartState.Priv))];
+        if (priv is not ((byte)Privilege.User or (byte)Privilege.Supervisor or (byte)Privilege.Machine))
+            return $"privilege level {priv} is not one this hart implements";
+        if (saved.Architectural[(int)Marshal.OffsetOf<HartState>(nameof(HartState.Wfi))] > 1) return "a WFI flag other than 0 or 1";
+        return null;
+    }
+
     /// <summary>Captures the hart. Only while its thread is not running (the machine is paused or not started).</summary>
     public HartSavedState SaveState()
     {
@@ -57,9 +71,7 @@ public sealed unsafe partial class Hart
     /// </summary>
     public void RestoreState(HartSavedState saved)
     {
-        ArgumentNullException.ThrowIfNull(saved);
-        if (saved.Architectural.Length != ArchitecturalStateSize)
-            throw new ArgumentException($"hart state of {saved.Architectural.Length} bytes; this build's is {ArchitecturalStateSize}");
+        if (CheckSavedState(saved) is { } problem) throw new ArgumentException($"hart {HartId}: {problem}");
         saved.Architectural.AsSpan().CopyTo(new Span<byte>(_state, ArchitecturalStateSize));
         _state->ReservationValid = 0;
         _state->PendingCause = 0;

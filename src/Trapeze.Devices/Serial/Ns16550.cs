@@ -122,6 +122,9 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
 
     public IrqLine Irq => _irq;
 
+    /// <summary>Host input bytes the backlog can hold.</summary>
+    public int BacklogCapacity => _backlog.Length;
+
     /// <summary>Host bytes waiting to enter the receive FIFO.</summary>
     public int BacklogCount
     {

@@ -504,7 +504,7 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
             return;
         }
         if (state == null) throw new ArgumentException($"{Name}: no saved state for its {_device.Name}");
-        Validate(state);
+        CheckState(state);
         lock (_worker!.ProcessLock)
         {
             lock (_lock)
@@ -541,8 +541,16 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
         if (running) _worker.Schedule(_queues.Length == 64 ? ulong.MaxValue : (1UL << _queues.Length) - 1);
     }
 
-    private void Validate(VirtioMmioState state)
+    /// <summary>Throws ArgumentException when <paramref name="state"/> cannot be restored into this slot (see
+    /// <see cref="RestoreState"/>); changes nothing.</summary>
+    public void CheckState(VirtioMmioState? state)
     {
+        if (_device == null)
+        {
+            if (state != null) throw new ArgumentException($"{Name}: a saved device for an empty slot");
+            return;
+        }
+        if (state == null) throw new ArgumentException($"{Name}: no saved state for its {_device.Name}");
         if (state.Queues.Length != _setup.Length)
             throw new ArgumentException($"{Name}: saved with {state.Queues.Length} queues; its {_device!.Name} has {_setup.Length}");
         if (state.Status > 0xff) throw new ArgumentException($"{Name}: device status 0x{state.Status:x} is not a byte");

@@ -52,6 +52,9 @@ public sealed class VirtioConsole : IVirtioDevice
     /// <summary>True when a driver is running the device: input offered now will reach the guest.</summary>
     public bool IsDriverReady => _transport?.IsDriverReady ?? false;
 
+    /// <summary>Host input bytes the backlog can hold.</summary>
+    public int BacklogCapacity => _backlog.Length;
+
     /// <summary>Host bytes waiting for receive buffers.</summary>
     public int BacklogCount
     {
