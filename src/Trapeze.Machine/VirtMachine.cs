@@ -318,12 +318,14 @@ public sealed partial class VirtMachine : IDisposable
 
     private void ResetDevicesAndHarts()
     {
+        // Harts first: the devices' resets drive the harts' pins (the CLINT hands each hart mtimecmp = 0), and a
+        // hart reset afterwards would leave the pins disagreeing with the devices — which a snapshot would show.
+        foreach (var h in Harts) h.Reset(BootRom.Base);
+        Clock.Set(0);
         Plic.Reset();
         Clint.Reset();
         Uart.Reset();
         Rtc.Reset();
-        foreach (var h in Harts) h.Reset(BootRom.Base);
-        Clock.Set(0);
     }
 
     private byte[] BuildDeviceTree((ulong, ulong)? initrd) =>
