@@ -62,7 +62,9 @@ public static class MachineSnapshot
             var w = new PayloadWriter();
             StateCodec.WriteDescription(machine, output, w);
             StateCodec.WriteStates(MachineState.CaptureHeld(machine), output, w);
-            new RamCodec().Write(machine.Dram, output, include: null);
+            var ram = new RamCodec();
+            ram.Write(machine.Rom, output, include: null, SectionTag.Rom);
+            ram.Write(machine.Dram, output, include: null);
             output.Finish();
             return 0;
         });
@@ -107,8 +109,11 @@ public static class MachineSnapshot
         {
             var input = Open(machine, stream, SnapshotKind.Full);
             MachineState state = StateCodec.ReadStates(machine, input);
+            var ram = new RamCodec();
+            machine.Rom.Clear();
+            ram.Read(machine.Rom, input, SectionTag.Rom);
             machine.Dram.Clear();
-            new RamCodec().Read(machine.Dram, input);
+            ram.Read(machine.Dram, input);
             input.Finish();
             state.ApplyHeld(machine);
             return 0;
@@ -128,6 +133,7 @@ public static class MachineSnapshot
             var w = new PayloadWriter();
             StateCodec.WriteDescription(machine, output, w);
             StateCodec.WriteStates(MachineState.CaptureHeld(machine), output, w);
+            new RamCodec().Write(machine.Rom, output, include: null, SectionTag.Rom);
             output.Finish();
             return 0;
         });
@@ -143,7 +149,12 @@ public static class MachineSnapshot
         {
             var input = Open(machine, stream, SnapshotKind.State);
             MachineState state = StateCodec.ReadStates(machine, input);
+            // The ROM is a few hundred bytes compressed: read whole before anything changes.
+            var rom = new byte[machine.Rom.Size];
+            new RamCodec().Read(machine.Rom.Size / RamPages.PageSize, machine.Rom.Name, input, SectionTag.Rom,
+                (page, data) => data.CopyTo(rom.AsSpan(checked((int)page * RamPages.PageSize))));
             input.Finish();
+            rom.CopyTo(machine.Rom.AsSpan(0, rom.Length));
             state.ApplyHeld(machine);
             return 0;
         });

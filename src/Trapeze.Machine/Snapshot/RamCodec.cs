@@ -5,7 +5,7 @@ using Trapeze.Core.Memory;
 namespace Trapeze.Machine.Snapshot;
 
 /// <summary>
-/// RAM sections: chunks of up to <see cref="SnapshotFormat.PagesPerChunk"/> consecutive pages.
+/// RAM (and boot ROM) sections: chunks of up to <see cref="SnapshotFormat.PagesPerChunk"/> consecutive pages.
 /// <code>payload = u64 first page | u32 page count | bitmap of the pages present | u32 compressed length | LZ4 block</code>
 /// The LZ4 block holds the present pages one after the other. A full snapshot leaves all-zero pages out (RAM
 /// is cleared before a restore); a RAM-only stream holds exactly the pages it was asked to carry.
@@ -20,7 +20,7 @@ internal sealed class RamCodec
 
     /// <summary>Writes the pages of <paramref name="ram"/> chosen by <paramref name="include"/> (null: every page
     /// that is not all zero).</summary>
-    public void Write(GuestRam ram, SectionWriter output, Func<ulong, bool>? include)
+    public void Write(GuestRam ram, SectionWriter output, Func<ulong, bool>? include, SectionTag tag = SectionTag.Ram)
     {
         ulong pageCount = ram.Size / SnapshotFormat.PageSize;
         Span<byte> bitmap = stackalloc byte[BitmapBytes];
@@ -49,7 +49,7 @@ internal sealed class RamCodec
             int compressed = LZ4Codec.Encode(_pages.AsSpan(0, present * SnapshotFormat.PageSize), p[header..], LZ4Level.L00_FAST);
             if (compressed <= 0) throw new InvalidOperationException("LZ4 compression of a RAM chunk failed");
             BinaryPrimitives.WriteUInt32LittleEndian(p[(header - 4)..], (uint)compressed);
-            output.Section(SectionTag.Ram, p[..(header + compressed)]);
+            output.Section(tag, p[..(header + compressed)]);
         }
     }
 
@@ -58,19 +58,30 @@ internal sealed class RamCodec
     /// Chunks must come in increasing order without overlap and lie inside RAM. Each page written makes code
     /// decoded from it stale.
     /// </summary>
-    public void Read(GuestRam ram, SectionReader input)
-    {
-        ulong pageCount = ram.Size / SnapshotFormat.PageSize;
-        ulong next = 0;
-        while (input.PeekTag() == SectionTag.Ram)
+    public void Read(GuestRam ram, SectionReader input, SectionTag tag = SectionTag.Ram) =>
+        Read(ram.Size / SnapshotFormat.PageSize, ram.Name, input, tag, (page, data) =>
         {
-            var r = new PayloadReader(input.Read(SectionTag.Ram), "ram");
+            data.CopyTo(ram.AsSpan(page * SnapshotFormat.PageSize, SnapshotFormat.PageSize));
+            ram.NoteWrite(ram.Base + page * SnapshotFormat.PageSize, SnapshotFormat.PageSize);
+        });
+
+    /// <summary>Where decoded pages go.</summary>
+    public delegate void PageSink(ulong page, ReadOnlySpan<byte> data);
+
+    /// <summary>Reads chunks of a memory of <paramref name="pageCount"/> pages, handing each page present to
+    /// <paramref name="sink"/>.</summary>
+    public void Read(ulong pageCount, string name, SectionReader input, SectionTag tag, PageSink sink)
+    {
+        ulong next = 0;
+        while (input.PeekTag() == tag)
+        {
+            var r = new PayloadReader(input.Read(tag), SectionReader.Name(tag));
             ulong first = r.U64();
             uint count = r.U32();
             if (count == 0 || count > SnapshotFormat.PagesPerChunk) throw r.Error($"a chunk of {count} pages (1 to {SnapshotFormat.PagesPerChunk})");
             if (first < next) throw r.Error($"chunk at page {first} overlaps or precedes the one before (next free page {next})");
             if (first > pageCount || count > pageCount - first)
-                throw r.Error($"pages {first}..{first + count - 1} lie outside the machine's {pageCount} pages of RAM");
+                throw r.Error($"pages {first}..{first + count - 1} lie outside the machine's {pageCount} pages of {name}");
             ReadOnlySpan<byte> bitmap = r.Raw((int)(count + 7) / 8);
             int present = 0;
             for (int i = 0; i < count; i++) if ((bitmap[i >> 3] & (1 << (i & 7))) != 0) present++;
@@ -85,9 +96,7 @@ internal sealed class RamCodec
             for (int i = 0; i < count; i++)
             {
                 if ((bitmap[i >> 3] & (1 << (i & 7))) == 0) continue;
-                ulong page = first + (ulong)i;
-                _pages.AsSpan(k++ * SnapshotFormat.PageSize, SnapshotFormat.PageSize).CopyTo(ram.AsSpan(page * SnapshotFormat.PageSize, SnapshotFormat.PageSize));
-                ram.NoteWrite(ram.Base + page * SnapshotFormat.PageSize, SnapshotFormat.PageSize);
+                sink(first + (ulong)i, _pages.AsSpan(k++ * SnapshotFormat.PageSize, SnapshotFormat.PageSize));
             }
             next = first + count;
         }

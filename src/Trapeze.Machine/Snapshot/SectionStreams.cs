@@ -149,6 +149,7 @@ internal sealed class SectionReader
         SectionTag.Sbi => "sbi",
         SectionTag.Virtio => "virtio",
         SectionTag.Ram => "ram",
+        SectionTag.Rom => "rom",
         SectionTag.End => "end",
         _ => $"type {(uint)tag}",
     };

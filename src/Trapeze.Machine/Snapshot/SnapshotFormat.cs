@@ -9,7 +9,7 @@ namespace Trapeze.Machine.Snapshot;
 /// </code>
 /// The sections come in a fixed order: the machine description (what must match: memory size, harts, firmware
 /// kind, hart state layout, the virtio slots), then the component states (clock, each hart, PLIC, CLINT, UART,
-/// RTC, the built-in SBI if present, each virtio slot), then RAM in chunks of up to
+/// RTC, the built-in SBI if present, each virtio slot) and the boot ROM, then RAM in chunks of up to
 /// <see cref="PagesPerChunk"/> pages, in increasing address order, each with a bitmap of the pages it holds and
 /// those pages compressed with LZ4. Which parts a file holds is its <see cref="SnapshotKind"/>. A reader checks
 /// each section's hash before parsing it and the file's hash at the end; every length and count is bounded
@@ -58,5 +58,8 @@ internal enum SectionTag : uint
     Sbi = 8,
     Virtio = 9,
     Ram = 10,
+    /// <summary>The boot ROM, in the RAM chunk format: what the board put there at boot (a restored machine
+    /// is never loaded, so its ROM comes from the snapshot).</summary>
+    Rom = 11,
     End = 0xffff_ffff,
 }

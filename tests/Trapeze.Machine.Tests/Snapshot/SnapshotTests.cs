@@ -50,6 +50,32 @@ public sealed class SnapshotTests
     }
 
     [Fact]
+    public void A_running_machine_restored_from_its_own_snapshot_goes_back_to_it()
+    {
+        using var m = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop, configure: c => c with { Jit = true });
+        m.Start();
+        m.WaitForA0(10_000);
+        m.Machine.Pause();
+        ulong saved = m.A0();
+        byte[] snapshot = SaveToBytes(m.Machine);
+        m.Machine.Resume();
+        m.WaitForA0(saved + 5_000_000);
+
+        // Paused: the restore leaves it paused, exactly at the snapshot.
+        m.Machine.Pause();
+        MachineSnapshot.Restore(m.Machine, new MemoryStream(snapshot));
+        Assert.True(m.Machine.IsPaused);
+        Assert.Equal(saved, m.A0());
+        m.Machine.Resume();
+        m.WaitForA0(saved + 5_000_000);
+
+        // Running: the restore pauses it for the time it takes and lets it go on.
+        MachineSnapshot.Restore(m.Machine, new MemoryStream(snapshot));
+        Assert.False(m.Machine.IsPaused);
+        m.WaitForA0(saved + 1000);
+    }
+
+    [Fact]
     public void Ram_rounds_then_state_rebuild_the_machine_as_a_full_snapshot_does()
     {
         using var source = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop);
