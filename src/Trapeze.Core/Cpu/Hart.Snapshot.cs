@@ -53,6 +53,9 @@ public sealed unsafe partial class Hart
         if (priv is not ((byte)Privilege.User or (byte)Privilege.Supervisor or (byte)Privilege.Machine))
             return $"privilege level {priv} is not one this hart implements";
         if (saved.Architectural[(int)Marshal.OffsetOf<HartState>(nameof(HartState.Wfi))] > 1) return "a WFI flag other than 0 or 1";
+        ulong mstatus = BitConverter.ToUInt64(saved.Architectural.AsSpan()[(int)Marshal.OffsetOf<HartState>(nameof(HartState.Mstatus))..]);
+        // MPP is WARL: no write leaves the reserved value 2 there, and MRET would enter a privilege level that does not exist.
+        if (((mstatus & Mstatus.MppMask) >> Mstatus.MppShift) == 2) return "mstatus.MPP holds the reserved value 2";
         return null;
     }
 
@@ -73,6 +76,7 @@ public sealed unsafe partial class Hart
     {
         if (CheckSavedState(saved) is { } problem) throw new ArgumentException($"hart {HartId}: {problem}");
         saved.Architectural.AsSpan().CopyTo(new Span<byte>(_state, ArchitecturalStateSize));
+        _state->X[0] = 0;
         _state->ReservationValid = 0;
         _state->PendingCause = 0;
         _state->PendingTval = 0;

@@ -36,6 +36,7 @@ public static class MachineSnapshot
                 file.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
+            SyncDirectory(dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -245,6 +246,26 @@ public static class MachineSnapshot
             }
         }
     }
+
+    /// <summary>Makes the rename durable (POSIX: a rename is recorded in the directory, which has to be synced
+    /// itself). Best effort: the previous file or the new one is intact either way.</summary>
+    private static void SyncDirectory(string dir)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int fd = open(dir, 0); // O_RDONLY: enough to fsync a directory on Linux
+        if (fd < 0) return;
+        fsync(fd);
+        close(fd);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int close(int fd);
 
     private static void TryDelete(string path)
     {
