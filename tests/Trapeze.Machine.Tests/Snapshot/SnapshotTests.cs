@@ -150,6 +150,39 @@ public sealed class SnapshotTests
     }
 
     [Fact]
+    public void A_disk_of_another_size_or_mode_is_refused()
+    {
+        string dir = Directory.CreateTempSubdirectory("trapeze-snapdisk-").FullName;
+        try
+        {
+            string small = Path.Combine(dir, "small.img"), large = Path.Combine(dir, "large.img");
+            File.WriteAllBytes(small, new byte[1 << 20]);
+            File.WriteAllBytes(large, new byte[2 << 20]);
+            Func<MachineConfig, MachineConfig> With(string path, bool readOnly = false) =>
+                c => c with { Disks = [new DiskConfig(path, ReadOnly: readOnly, Format: "raw")] };
+            byte[] snapshot;
+            using (var source = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop, configure: With(small)))
+                snapshot = SaveToBytes(source.Machine);
+            using (var target = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop, load: false, configure: With(large)))
+            {
+                var e = Assert.Throws<SnapshotException>(() => MachineSnapshot.Restore(target.Machine, new MemoryStream(snapshot)));
+                Assert.Equal("virtio slot 7 (virtio-blk): the snapshot's disk had 2048 sectors, this one has 4096", e.Message);
+            }
+            using (var target = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop, load: false, configure: With(small, readOnly: true)))
+            {
+                var e = Assert.Throws<SnapshotException>(() => MachineSnapshot.Restore(target.Machine, new MemoryStream(snapshot)));
+                Assert.StartsWith("virtio slot 7 (virtio-blk): the snapshot's device offered features", e.Message);
+            }
+            using (var target = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop, load: false, configure: With(small)))
+                MachineSnapshot.Restore(target.Machine, new MemoryStream(snapshot));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void Save_replaces_the_file_whole_and_leaves_no_temporary_file()
     {
         using var m = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop);
