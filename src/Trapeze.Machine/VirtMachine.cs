@@ -46,6 +46,7 @@ public sealed partial class VirtMachine : IDisposable
     /// or a reset is being carried out.</summary>
     private bool _runnerBusy;
     private bool _running;
+    private bool _disposed;
     private BootImages? _images;
     private Exception? _hartFailure;
 
@@ -473,11 +474,24 @@ public sealed partial class VirtMachine : IDisposable
         _threads.Clear();
     }
 
+    /// <summary>Stops the machine and releases it. A <see cref="Run"/> still going on another thread (a paused
+    /// one included) is ended as by a failure (exit code 1) and waited for.</summary>
     public void Dispose()
     {
         lock (_runLock)
         {
+            if (_disposed) return;
+            _disposed = true;
             foreach (var h in Harts) h.RequestStop();
+            if (_running)
+            {
+                if (_powerRequest is null or { Kind: PowerRequestKind.Reset }) _powerRequest = new PowerRequest(PowerRequestKind.Fail, 1);
+                _powerEvent.Set();
+                _stopEvent.Set();
+                Monitor.PulseAll(_runLock);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (_running && DateTime.UtcNow < deadline) Monitor.Wait(_runLock, 100);
+            }
         }
         JoinHarts();
         foreach (var h in Harts) h.Dispose();

@@ -57,6 +57,18 @@ public sealed class PauseTests
     }
 
     [Fact]
+    public async Task Disposing_a_paused_machine_ends_its_run()
+    {
+        using var m = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop);
+        Task<int> run = m.Start();
+        m.WaitForA0(1000);
+        m.Machine.Pause();
+        m.Machine.Dispose(); // and again by the test machine: disposing twice is harmless
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(1, await run);
+    }
+
+    [Fact]
     public async Task A_power_off_while_paused_ends_run()
     {
         using var m = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop);
