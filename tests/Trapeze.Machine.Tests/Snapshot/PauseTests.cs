@@ -15,14 +15,14 @@ public sealed class PauseTests
         m.Machine.Pause();
         Assert.True(m.Machine.IsPaused);
         ulong a0 = m.A0(), a1 = m.A0(1), time = m.Machine.Clock.Now;
-        Thread.Sleep(300);
+        Thread.Sleep(1000);
         Assert.Equal(a0, m.A0());
         Assert.Equal(a1, m.A0(1));
         Assert.Equal(time, m.Machine.Clock.Now); // guest time stands still
         m.Machine.Pause();                         // idempotent
         m.Machine.Resume();
-        // The clock goes on from where it stood: the 300 ms of the pause are not added.
-        Assert.True(m.Machine.Clock.Now - time < MachineClock.Frequency / 10, $"the clock jumped by {m.Machine.Clock.Now - time} ticks");
+        // The clock goes on from where it stood: the second of the pause is not added.
+        Assert.True(m.Machine.Clock.Now - time < MachineClock.Frequency / 2, $"the clock jumped by {m.Machine.Clock.Now - time} ticks");
         Assert.False(m.Machine.IsPaused);
         m.WaitForA0(a0 + 100_000);
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -37,7 +37,7 @@ public sealed class PauseTests
         Thread.Sleep(200);
         var sw = Stopwatch.StartNew();
         m.Machine.Pause();
-        Assert.True(sw.ElapsedMilliseconds < 1000, $"pause took {sw.ElapsedMilliseconds} ms");
+        Assert.True(sw.ElapsedMilliseconds < 2000, $"pause took {sw.ElapsedMilliseconds} ms");
         m.Machine.Resume();
         m.Machine.Pause();
         m.Machine.Resume();
