@@ -111,6 +111,43 @@ public sealed class SnapshotFuzzTests : IClassFixture<SnapshotFuzzTests.Fixture>
     }
 
     [Fact]
+    public void Foreign_snapshots_are_refused_with_a_precise_message()
+    {
+        byte[] s = (byte[])_f.Snapshot.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(8), 2);
+        Assert.Equal("snapshot format version 2 is not supported (this build reads version 1)", Attempt(s)!.Message);
+
+        s = (byte[])_f.Snapshot.Clone();
+        s[16 + 8 + 20] ^= 1; // the hart layout fingerprint in the machine description
+        RepairChecksums(s);
+        Assert.Equal("snapshot was taken by a Trapeze build whose hart state has another layout", Attempt(s)!.Message);
+
+        s = (byte[])_f.Snapshot.Clone();
+        s[16 + 8 + 3] ^= 1; // a payload byte of the description, checksum left alone
+        Assert.Equal("snapshot section 'machine description' is corrupt (checksum mismatch)", Attempt(s)!.Message);
+
+        s = (byte[])_f.Snapshot.Clone();
+        s[^1] ^= 1;
+        Assert.Equal("snapshot is corrupt (file checksum mismatch)", Attempt(s)!.Message);
+
+        Assert.Equal("snapshot ends before its 'rtc' section", Attempt(WithoutSection(_f.Snapshot, tag: 7))!.Message);
+        List<int> b = SectionBoundaries(_f.Snapshot);
+        Assert.Equal("snapshot is truncated (in a section header)", Attempt(_f.Snapshot[..b[^2]])!.Message);
+        Assert.Equal("snapshot is truncated (in the file checksum)", Attempt(_f.Snapshot[..b[^1]])!.Message);
+        Assert.Equal("snapshot is truncated (in section 'ram')", Attempt(_f.Snapshot[..(b[^2] - 100)])!.Message);
+    }
+
+    /// <summary>The snapshot without its first section of <paramref name="tag"/> and all after it but the end marker.</summary>
+    private static byte[] WithoutSection(byte[] s, uint tag)
+    {
+        List<int> b = SectionBoundaries(s);
+        int cut = b.First(o => BinaryPrimitives.ReadUInt32LittleEndian(s.AsSpan(o)) == tag);
+        byte[] result = [.. s[..cut], .. s[b[^2]..]];
+        RepairChecksums(result);
+        return result;
+    }
+
+    [Fact]
     public void Random_bytes_are_refused()
     {
         var rng = new Random(5);
