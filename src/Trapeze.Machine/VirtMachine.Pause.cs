@@ -10,6 +10,9 @@ public sealed partial class VirtMachine
     private readonly object _controlLock = new();
     private volatile bool _paused;
 
+    /// <summary>The machine whose hart runs on this thread, if any: a pause from there would wait for itself.</summary>
+    [ThreadStatic] private static VirtMachine? _hartOfThisThread;
+
     /// <summary>True between <see cref="Pause"/> and <see cref="Resume"/>.</summary>
     public bool IsPaused => _paused;
 
@@ -23,6 +26,8 @@ public sealed partial class VirtMachine
     /// </summary>
     public void Pause()
     {
+        if (_hartOfThisThread == this)
+            throw new InvalidOperationException("a machine cannot be paused from one of its own hart threads (a device or console callback)");
         lock (_controlLock)
         {
             if (_paused) return;

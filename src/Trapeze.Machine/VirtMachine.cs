@@ -457,6 +457,7 @@ public sealed partial class VirtMachine : IDisposable
 
     private void RunHart(Hart h)
     {
+        _hartOfThisThread = this;
         try
         {
             h.Run();

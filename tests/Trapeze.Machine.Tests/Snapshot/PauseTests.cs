@@ -44,6 +44,25 @@ public sealed class PauseTests
     }
 
     [Fact]
+    public void A_hart_thread_cannot_pause_its_own_machine()
+    {
+        Exception? refused = null;
+        using var wrote = new ManualResetEventSlim(false);
+        using var m = new SnapshotTestMachine(SnapshotTestMachine.UartLoop, output: (machine, _) =>
+        {
+            if (wrote.IsSet) return;
+            try { machine.Pause(); }
+            catch (InvalidOperationException e) { refused = e; }
+            wrote.Set();
+        });
+        m.Start();
+        Assert.True(wrote.Wait(TimeSpan.FromSeconds(10)), "the program wrote nothing");
+        Assert.NotNull(refused);
+        m.Machine.Pause(); // from any other thread it works
+        Assert.True(m.Machine.IsPaused);
+    }
+
+    [Fact]
     public void A_machine_paused_before_it_runs_waits_in_run_for_resume()
     {
         using var m = new SnapshotTestMachine(SnapshotTestMachine.CountingLoop);

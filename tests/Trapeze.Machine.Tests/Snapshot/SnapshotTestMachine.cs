@@ -16,7 +16,11 @@ public sealed class SnapshotTestMachine : IDisposable
     private readonly string _dir;
     private Task<int>? _run;
 
-    public SnapshotTestMachine(uint[] program, int harts = 1, bool load = true, Func<MachineConfig, MachineConfig>? configure = null)
+    /// <summary>lui t0, 0x10000; li t1, 'A'; loop: sb t1, 0(t0); j loop — writes to the UART for good.</summary>
+    public static readonly uint[] UartLoop = [0x1000_02b7, 0x0410_0313, 0x0062_8023, 0xffdf_f06f];
+
+    public SnapshotTestMachine(uint[] program, int harts = 1, bool load = true, Func<MachineConfig, MachineConfig>? configure = null,
+        Action<VirtMachine, byte>? output = null)
     {
         _dir = Directory.CreateTempSubdirectory("trapeze-snap-").FullName;
         string kernel = Path.Combine(_dir, "program.bin");
@@ -33,7 +37,7 @@ public sealed class SnapshotTestMachine : IDisposable
             VirtioDevices = [VirtioDeviceKind.Rng, VirtioDeviceKind.Console],
         };
         if (configure != null) Config = configure(Config);
-        Machine = new VirtMachine(Config, _ => { });
+        Machine = new VirtMachine(Config, b => output?.Invoke(Machine!, b));
         if (load) Machine.Load();
     }
 
