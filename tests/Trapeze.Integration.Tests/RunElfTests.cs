@@ -34,7 +34,27 @@ public sealed class RunElfTests : IClassFixture<RunElfTests.Programs>
         Assert.Equal("hello\n", r.Stdout);
     }
 
-    private static string HelloSource()
+    [HostFact(Needs.RiscvBinutils)]
+    public void StdoutAndStderrIntoOneFileKeepBoth()
+    {
+        // `trapeze ... > log 2>&1`: both descriptors share one open file (and its offset); neither stream
+        // may overwrite what the other wrote.
+        string elf = _programs.Build("hello-fail", HelloSource("(5 << 1) | 1"));
+        using var dir = new ScratchDirectory();
+        string log = dir.File("log");
+        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$0\" \"$1\" run-elf \"$2\" > \"$3\" 2>&1");
+        foreach (string a in new[] { TrapezeCli.DotnetHost, TrapezeCli.DllPath, elf, log }) psi.ArgumentList.Add(a);
+        var r = ProcessRunner.Run(psi, TrapezeCli.DefaultTimeout);
+        Assert.True(r.ExitCode == 5, r.ToString());
+        Assert.Equal("hello\ntrapeze: hello-fail.elf: FAIL test 5\n", File.ReadAllText(log));
+    }
+
+    private static string HelloSource(string result = "1")
     {
         // Each character is a device 1 (console), command 1 (write) request; the host acknowledges it by
         // clearing tohost, which the program waits for before the next one.
@@ -54,7 +74,7 @@ public sealed class RunElfTests : IClassFixture<RunElfTests.Programs>
                 j       next
             done:
             """;
-        return hello + Report("1") + """
+        return hello + Report(result) + """
 
                 .section .rodata
             message:

@@ -142,7 +142,7 @@ public sealed class BootLayoutTests
         // 64 MiB of RAM: the initrd goes 32 MiB above the kernel, inside a 40 MiB image_size.
         var error = Assert.Throws<BootImageException>(() =>
             BootLayout.Compute(Request(64 * Mib, Image(imageSize: 40 * Mib), initrd: Mib)));
-        Assert.Equal("initrd: overlaps Image: [0x82200000, 0x82300000) and [0x80200000, 0x82a00000)", error.Message);
+        Assert.Equal("initrd: overlaps Image: [0x82200000, 0x82300000) and [0x80200000, 0x82a00000) (RAM is too small for this layout: give more with --mem)", error.Message);
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class BootLayoutTests
         var fits = BootLayout.Compute(Request(128 * Mib, Image(), initrd: 60 * Mib));
         Assert.Equal(fits.FdtAddress, fits.InitrdEnd);
         var error = Assert.Throws<BootImageException>(() => BootLayout.Compute(Request(128 * Mib, Image(), initrd: 61 * Mib)));
-        Assert.Equal("device tree: overlaps initrd: [0x87e00000, 0x87e02000) and [0x84200000, 0x87f00000)", error.Message);
+        Assert.Equal("device tree: overlaps initrd: [0x87e00000, 0x87e02000) and [0x84200000, 0x87f00000) (RAM is too small for this layout: give more with --mem)", error.Message);
     }
 
     [Fact]
@@ -173,7 +173,7 @@ public sealed class BootLayoutTests
     public void Fdt_over_the_kernel()
     {
         var error = Assert.Throws<BootImageException>(() => BootLayout.Compute(Request(16 * Mib, Image(imageSize: 13 * Mib))));
-        Assert.Equal("device tree: overlaps Image: [0x80e00000, 0x80e02000) and [0x80200000, 0x80f00000)", error.Message);
+        Assert.Equal("device tree: overlaps Image: [0x80e00000, 0x80e02000) and [0x80200000, 0x80f00000) (RAM is too small for this layout: give more with --mem)", error.Message);
     }
 
     [Fact]

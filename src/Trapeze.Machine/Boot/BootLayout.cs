@@ -185,7 +185,7 @@ public sealed class BootLayout
             initrdStart = start;
             initrdEnd = start + request.InitrdSize;
             var initrd = new Region(request.InitrdName, initrdStart, initrdEnd);
-            CheckOverlaps(initrd, placed);
+            CheckOverlaps(initrd, placed, SmallRamHint);
             placed.Add(initrd);
         }
 
@@ -193,7 +193,7 @@ public sealed class BootLayout
             ?? throw BootImageException.For(request.FdtName,
                 $"does not fit in RAM: needs {BootFormat.Hex(request.FdtSize)} bytes below {BootFormat.Hex(ramBase < FdtAddressLimit ? Math.Min(ramEnd, FdtAddressLimit) : ramEnd)}, RAM starts at {BootFormat.Hex(ramBase)}");
         var fdt = new Region(request.FdtName, fdtAddress, fdtAddress + request.FdtSize);
-        CheckOverlaps(fdt, placed);
+        CheckOverlaps(fdt, placed, SmallRamHint);
 
         return new BootLayout
         {
@@ -212,14 +212,18 @@ public sealed class BootLayout
         };
     }
 
-    private static void CheckOverlaps(Region region, List<Region> placed)
+    /// <summary>The initrd and the device tree are placed from the end of RAM down (as QEMU does), so when
+    /// they collide with the images at the bottom, RAM is what is too small.</summary>
+    private const string SmallRamHint = " (RAM is too small for this layout: give more with --mem)";
+
+    private static void CheckOverlaps(Region region, List<Region> placed, string hint = "")
     {
         foreach (var other in placed)
         {
             if (BootFormat.Overlaps(region.Start, region.End, other.Start, other.End))
             {
                 throw BootImageException.For(region.Name,
-                    $"overlaps {other.Name}: {BootFormat.Range(region.Start, region.End)} and {BootFormat.Range(other.Start, other.End)}");
+                    $"overlaps {other.Name}: {BootFormat.Range(region.Start, region.End)} and {BootFormat.Range(other.Start, other.End)}{hint}");
             }
         }
     }
