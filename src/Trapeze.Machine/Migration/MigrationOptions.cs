@@ -3,8 +3,9 @@ namespace Trapeze.Machine.Migration;
 /// <summary>How the source runs a live migration.</summary>
 public sealed record MigrationOptions
 {
-    /// <summary>Pauses, resumes and moves the harts' and devices' state.</summary>
-    public required IMachineStateTransfer State { get; init; }
+    /// <summary>Pauses, resumes and moves the harts' and devices' state (by default through the machine's own
+    /// Pause/Resume and its snapshot state).</summary>
+    public IMachineStateTransfer State { get; init; } = SnapshotStateTransfer.Instance;
 
     /// <summary>The downtime aimed at: pre-copy stops once the pages still dirty could be sent in this time at
     /// the bandwidth the last round achieved (QEMU's downtime-limit, 300 ms by default there too).</summary>
@@ -27,8 +28,9 @@ public sealed record MigrationOptions
 /// <summary>How the destination receives a live migration.</summary>
 public sealed record ReceiveOptions
 {
-    /// <summary>Restores the harts' and devices' state and starts the machine.</summary>
-    public required IMachineStateTransfer State { get; init; }
+    /// <summary>Restores the harts' and devices' state and starts the machine (by default from its snapshot
+    /// state, see <see cref="SnapshotStateTransfer.Start"/>).</summary>
+    public IMachineStateTransfer State { get; init; } = SnapshotStateTransfer.Instance;
 
     /// <summary>The destination guest's console output.</summary>
     public Action<byte> ConsoleOutput { get; init; } = _ => { };
