@@ -33,7 +33,9 @@ public sealed unsafe class IlEmitter
     private readonly DynamicMethod _method;
     private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
     private readonly bool[] _written = new bool[32];
-    private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc;
+    private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry;
+    /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
+    private readonly List<Action> _cold = [];
     private readonly Label _exitContinue, _exitException, _faultTail;
     private readonly Dictionary<int, Label> _labels = [];
     private readonly List<DecodedInsn> _helperInsns = [];
@@ -49,6 +51,8 @@ public sealed unsafe class IlEmitter
         _budget = _il.DeclareLocal(typeof(int));
         _fault = _il.DeclareLocal(typeof(long));
         _exitPc = _il.DeclareLocal(Ulong);
+        _va = _il.DeclareLocal(Ulong);
+        _entry = _il.DeclareLocal(typeof(nint));
         _exitContinue = _il.DefineLabel();
         _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
@@ -124,6 +128,7 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _budget);
 
         foreach (var b in order) EmitBlock(b);
+        foreach (var stub in _cold) stub();
 
         // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
         _il.MarkLabel(_faultTail);
@@ -428,13 +433,13 @@ public sealed unsafe class IlEmitter
             case Op.Fence:
                 if (((d.Imm >> 4) & 1) != 0 && (d.Imm & 2) != 0) Call(Method(typeof(JitHelpers), nameof(JitHelpers.FullFence)));
                 break;
-            case Op.Lb: EmitLoad(d, off, k, 1, OpCodes.Conv_I1); break;
-            case Op.Lh: EmitLoad(d, off, k, 2, OpCodes.Conv_I2); break;
-            case Op.Lw: EmitLoad(d, off, k, 4, OpCodes.Conv_I4); break;
-            case Op.Ld: EmitLoad(d, off, k, 8, null); break;
-            case Op.Lbu: EmitLoad(d, off, k, 1, null); break;
-            case Op.Lhu: EmitLoad(d, off, k, 2, null); break;
-            case Op.Lwu: EmitLoad(d, off, k, 4, null); break;
+            case Op.Lb: EmitLoad(d, off, k, 1, true); break;
+            case Op.Lh: EmitLoad(d, off, k, 2, true); break;
+            case Op.Lw: EmitLoad(d, off, k, 4, true); break;
+            case Op.Ld: EmitLoad(d, off, k, 8, false); break;
+            case Op.Lbu: EmitLoad(d, off, k, 1, false); break;
+            case Op.Lhu: EmitLoad(d, off, k, 2, false); break;
+            case Op.Lwu: EmitLoad(d, off, k, 4, false); break;
             case Op.Sb: EmitStore(d, off, k, 1); break;
             case Op.Sh: EmitStore(d, off, k, 2); break;
             case Op.Sw: EmitStore(d, off, k, 4); break;
@@ -490,42 +495,139 @@ public sealed unsafe class IlEmitter
         StoreX(d.Rd);
     }
 
-    // Loads and stores call the MMU's fast path out of line. Measured on RyuJIT: inlining the TLB probe
-    // in IL doubled the host compile time of a region and ran no faster (the call is well predicted),
-    // and compile time is what limits how much guest code can be translated.
+    // Loads and stores run the TLB hit path inline (SoftMmu's fast path, the same compare): index from the
+    // virtual page, tag (with the access's alignment bits, so a misaligned access never hits) and context
+    // compared, then the host address is the virtual address plus the entry's addend. Everything else
+    // (miss, SlowOnly entry for a device or a watched or code page, misaligned access, fault) calls the
+    // MMU out of line from a stub placed after the hot code. Stores to pages holding code never hit: the
+    // write TLB holds no fast entry for them (SoftMmu.Translate, MarkCode, SyncWatches).
 
+    private const int TlbEntrySize = 32;
+    private const int TlbCtx = 8, TlbAddend = 16;
+
+    /// <summary>Leaves the guest address of the access in <see cref="_va"/>.</summary>
     private void EmitAddress(in DecodedInsn d)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         LoadX(d.Rs1);
         if (d.Imm != 0)
         {
             _il.Emit(OpCodes.Ldc_I8, d.Imm);
             _il.Emit(OpCodes.Add);
         }
+        _il.Emit(OpCodes.Stloc, _va);
     }
 
-    private void EmitLoad(in DecodedInsn d, int off, int k, int size, OpCode? signExtend)
+    /// <summary>Probes the TLB at <paramref name="tlbOffset"/> for the access at <see cref="_va"/>: on a hit
+    /// leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack empty).</summary>
+    private void EmitTlbProbe(int tlbOffset, int size, Label miss)
+    {
+        // entry = tlb + ((va >> 12) & (TlbSize - 1)) * sizeof(TlbEntry)
+        StateAddress(tlbOffset);
+        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Ldc_I4, 12 - 5);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Ldc_I8, (long)((Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _entry);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Ldc_I8, (long)(Trapeze.Core.Mmu.SoftMmu.PageMask | (ulong)(size - 1)));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldc_I4, TlbCtx);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Ldind_I8);
+        LoadStateField(HartStateLayout.DataCtx);
+        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldc_I4, TlbAddend);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Add);
+    }
+
+    private static OpCode LoadIndirect(int size, bool signed) => (size, signed) switch
+    {
+        (1, true) => OpCodes.Ldind_I1, (1, false) => OpCodes.Ldind_U1,
+        (2, true) => OpCodes.Ldind_I2, (2, false) => OpCodes.Ldind_U2,
+        (4, true) => OpCodes.Ldind_I4, (4, false) => OpCodes.Ldind_U4,
+        _ => OpCodes.Ldind_I8,
+    };
+
+    private static OpCode StoreIndirect(int size) => size switch
+    {
+        1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, 4 => OpCodes.Stind_I4, _ => OpCodes.Stind_I8,
+    };
+
+    /// <summary>A load whose zero- or sign-extended value goes where <paramref name="store"/> puts the
+    /// 64-bit value on the stack.</summary>
+    private void EmitLoadValue(in DecodedInsn d, int off, int k, int size, bool signed, Action store)
     {
         EmitAddress(d);
-        Call(LoadHelpers[size]);
-        EmitFaultCheck(off, k);
-        if (d.Rd == DecodedInsn.SinkRegister) return;
-        LoadStateField(HartStateLayout.JitValue);
-        if (signExtend is { } ext)
+        var miss = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbProbe(HartStateLayout.ReadTlb, size, miss);
+        _il.Emit(LoadIndirect(size, signed));
+        _il.Emit(signed || size == 8 ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
+        store();
+        _il.MarkLabel(done);
+        _cold.Add(() =>
         {
-            _il.Emit(ext);
-            _il.Emit(OpCodes.Conv_I8);
-        }
-        StoreX(d.Rd);
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _va);
+            Call(LoadHelpers[size]);
+            EmitFaultCheck(off, k);
+            LoadStateField(HartStateLayout.JitValue);
+            if (signed)
+            {
+                _il.Emit(size switch { 1 => OpCodes.Conv_I1, 2 => OpCodes.Conv_I2, _ => OpCodes.Conv_I4 });
+                _il.Emit(OpCodes.Conv_I8);
+            }
+            store();
+            _il.Emit(OpCodes.Br, done);
+        });
+    }
+
+    private void EmitLoad(in DecodedInsn d, int off, int k, int size, bool signed)
+    {
+        int rd = d.Rd;
+        EmitLoadValue(d, off, k, size, signed, () => StoreX(rd));
+    }
+
+    /// <summary>A store of the 64-bit value <paramref name="value"/> pushes (truncated to the access size).</summary>
+    private void EmitStoreValue(in DecodedInsn d, int off, int k, int size, Action value)
+    {
+        EmitAddress(d);
+        var miss = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbProbe(HartStateLayout.WriteTlb, size, miss);
+        value();
+        _il.Emit(StoreIndirect(size));
+        _il.MarkLabel(done);
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _va);
+            value();
+            Call(StoreHelpers[size]);
+            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Br, done);
+        });
     }
 
     private void EmitStore(in DecodedInsn d, int off, int k, int size)
     {
-        EmitAddress(d);
-        LoadX(d.Rs2);
-        Call(StoreHelpers[size]);
-        EmitFaultCheck(off, k);
+        int rs2 = d.Rs2;
+        EmitStoreValue(d, off, k, size, () => LoadX(rs2));
     }
 
     private static readonly Dictionary<int, MethodInfo> LoadHelpers = new()
