@@ -275,3 +275,64 @@ public sealed unsafe class InlineTlbTests : IDisposable
         Assert.Equal(0x18UL, S->PendingTval);
     }
 }
+
+/// <summary>F and D instructions emitted in IL: the checks the interpreter makes first, and flag accrual.</summary>
+public sealed unsafe class FloatEmitterTests : IDisposable
+{
+    private const ulong Code = FuzzLayout.CodeBase;
+    private readonly FuzzMachine _m = new(translate: false);
+
+    public void Dispose() => _m.Dispose();
+
+    private HartState* S => _m.State;
+
+    private static uint FaddD(int rd, int rs1, int rs2, uint rm) => Encode.R(0b0000001, rs2, rs1, rm, rd, 0x53);
+    private static uint FdivD(int rd, int rs1, int rs2, uint rm) => Encode.R(0b0001101, rs2, rs1, rm, rd, 0x53);
+
+    private RegionExit Run(Asm a, ulong fs, byte frm)
+    {
+        a.Page.CopyTo(_m.Ram.AsSpan(Code - FuzzLayout.RamBase, 4096));
+        _m.Ram.InvalidateCode(_m.Ram.PageOf(Code));
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), new FuzzVector { Fs = fs, Frm = frm }, Code);
+        Region region;
+        fixed (byte* p = a.Page) region = Region.Build(p, Code)!;
+        var c = IlEmitter.Compile(region);
+        S->F[1] = BitConverter.DoubleToUInt64Bits(1.0);
+        S->F[2] = BitConverter.DoubleToUInt64Bits(3.0);
+        return c.Function(S, _m.Hart, c.Insns);
+    }
+
+    [Fact]
+    public void FsOffMakesTheFirstFloatInstructionIllegal()
+    {
+        var exit = Run(new Asm().Addi(10, 10, 1).I32(FaddD(3, 1, 2, 0)).Addi(10, 10, 1).Ecall(), Mstatus.FsOff, 0);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(1UL, S->Retired);
+        Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
+        Assert.Equal(0UL, S->F[3]);
+    }
+
+    [Fact]
+    public void ReservedDynamicRoundingModeIsIllegal()
+    {
+        var exit = Run(new Asm().I32(FaddD(3, 1, 2, 0)).I32(FaddD(4, 1, 2, 7)).Ecall(), Mstatus.FsDirty, 5);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[3]);
+        Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
+    }
+
+    [Fact]
+    public void FlagsAccrueAndFsBecomesDirty()
+    {
+        // f3 = 1/3 (dynamic rounding, frm = RUP) is inexact; f4 = 1 + 3 is exact.
+        var exit = Run(new Asm().I32(FdivD(3, 1, 2, 7)).I32(FaddD(4, 1, 2, 0)).Ecall(), Mstatus.FsClean, 3);
+        Assert.Equal(RegionExit.Continue, exit);
+        Assert.Equal(0x3fd5555555555556UL, S->F[3]); // rounded up (RNE gives ...55)
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[4]);
+        Assert.Equal((byte)FpFlags.Inexact, S->Fflags);
+        Assert.Equal(Mstatus.FsDirty, S->Mstatus & Mstatus.FsMask);
+        Assert.NotEqual(0UL, S->Mstatus & Mstatus.Sd);
+    }
+}
