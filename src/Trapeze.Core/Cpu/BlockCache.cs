@@ -42,6 +42,9 @@ public sealed class BlockCache
 
     public int Count => _all.Count;
 
+    // Optimized at its first call: the dispatcher runs it for every block, and it is too large to be
+    // inlined there, so it would otherwise run as tier-0 code for the first part of every run.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Block? Find(ulong pa)
     {
         int i = (int)((pa >> 1) & ((1 << FastBits) - 1));
