@@ -17,7 +17,13 @@ public sealed class Block(ulong physPc, DecodedInsn[] insns, GuestRam? region = 
     public ulong Page { get; } = page;
     public uint Generation { get; } = generation;
 
-    public bool IsCurrent => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
+    public bool IsCurrent
+    {
+        // Inlined into the dispatcher, which asks for every block it runs (not inlined, it ran as tier-0
+        // code there for a good part of short runs).
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
+    }
 
     /// <summary>The translation of the region starting here, once tier 1 has made it.</summary>
     public volatile CompiledRegion? Compiled;
