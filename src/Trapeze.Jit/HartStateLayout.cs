@@ -5,13 +5,16 @@ namespace Trapeze.Jit;
 /// <summary>Byte offsets of the hart-state fields translated code reads and writes.</summary>
 public static unsafe class HartStateLayout
 {
-    public static readonly int X, Pc, Retired, Mip, Mie, DataCtx, ReadTlb, WriteTlb, JitValue;
+    public static readonly int X, F, Frm, Mstatus, Pc, Retired, Mip, Mie, DataCtx, ReadTlb, WriteTlb, JitValue;
 
     static HartStateLayout()
     {
         HartState s = default;
         byte* b = (byte*)&s;
         X = (int)((byte*)s.X - b);
+        F = (int)((byte*)s.F - b);
+        Frm = (int)((byte*)&s.Frm - b);
+        Mstatus = (int)((byte*)&s.Mstatus - b);
         Pc = (int)((byte*)&s.Pc - b);
         Retired = (int)((byte*)&s.Retired - b);
         Mip = (int)((byte*)&s.Mip - b);
@@ -23,4 +26,6 @@ public static unsafe class HartStateLayout
     }
 
     public static int XReg(int r) => X + 8 * r;
+
+    public static int FReg(int r) => F + 8 * r;
 }

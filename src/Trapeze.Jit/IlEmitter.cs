@@ -33,7 +33,10 @@ public sealed unsafe class IlEmitter
     private readonly DynamicMethod _method;
     private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
     private readonly bool[] _written = new bool[32];
-    private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc;
+    private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry, _fsOn, _rm, _fpValue;
+    private bool _hasFloat;
+    /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
+    private readonly List<Action> _cold = [];
     private readonly Label _exitContinue, _exitException, _faultTail;
     private readonly Dictionary<int, Label> _labels = [];
     private readonly List<DecodedInsn> _helperInsns = [];
@@ -49,6 +52,11 @@ public sealed unsafe class IlEmitter
         _budget = _il.DeclareLocal(typeof(int));
         _fault = _il.DeclareLocal(typeof(long));
         _exitPc = _il.DeclareLocal(Ulong);
+        _va = _il.DeclareLocal(Ulong);
+        _entry = _il.DeclareLocal(typeof(nint));
+        _fsOn = _il.DeclareLocal(typeof(int));
+        _rm = _il.DeclareLocal(typeof(int));
+        _fpValue = _il.DeclareLocal(Ulong);
         _exitContinue = _il.DefineLabel();
         _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
@@ -102,6 +110,7 @@ public sealed unsafe class IlEmitter
             foreach (var (d, _) in b.Insns)
             {
                 XRoles(d, out int r1, out int r2, out int wd);
+                if (d.Op is >= Op.Flw and <= Op.FmvDX) _hasFloat = true;
                 Use(r1); Use(r2);
                 if (wd > 0) { Use(wd); _written[wd] = true; }
             }
@@ -122,8 +131,20 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _retired);
         _il.Emit(OpCodes.Ldc_I4, BackEdgeBudget);
         _il.Emit(OpCodes.Stloc, _budget);
+        if (_hasFloat)
+        {
+            // mstatus.FS cannot become Off inside a region (only a write of mstatus or sstatus, which ends
+            // one, or a trap, which leaves it, can do that), so it is read once here.
+            LoadStateField(HartStateLayout.Mstatus);
+            _il.Emit(OpCodes.Ldc_I8, (long)Mstatus.FsMask);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Ldc_I8, 0L);
+            _il.Emit(OpCodes.Cgt_Un);
+            _il.Emit(OpCodes.Stloc, _fsOn);
+        }
 
         foreach (var b in order) EmitBlock(b);
+        foreach (var stub in _cold) stub();
 
         // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
         _il.MarkLabel(_faultTail);
@@ -428,13 +449,13 @@ public sealed unsafe class IlEmitter
             case Op.Fence:
                 if (((d.Imm >> 4) & 1) != 0 && (d.Imm & 2) != 0) Call(Method(typeof(JitHelpers), nameof(JitHelpers.FullFence)));
                 break;
-            case Op.Lb: EmitLoad(d, off, k, 1, OpCodes.Conv_I1); break;
-            case Op.Lh: EmitLoad(d, off, k, 2, OpCodes.Conv_I2); break;
-            case Op.Lw: EmitLoad(d, off, k, 4, OpCodes.Conv_I4); break;
-            case Op.Ld: EmitLoad(d, off, k, 8, null); break;
-            case Op.Lbu: EmitLoad(d, off, k, 1, null); break;
-            case Op.Lhu: EmitLoad(d, off, k, 2, null); break;
-            case Op.Lwu: EmitLoad(d, off, k, 4, null); break;
+            case Op.Lb: EmitLoad(d, off, k, 1, true); break;
+            case Op.Lh: EmitLoad(d, off, k, 2, true); break;
+            case Op.Lw: EmitLoad(d, off, k, 4, true); break;
+            case Op.Ld: EmitLoad(d, off, k, 8, false); break;
+            case Op.Lbu: EmitLoad(d, off, k, 1, false); break;
+            case Op.Lhu: EmitLoad(d, off, k, 2, false); break;
+            case Op.Lwu: EmitLoad(d, off, k, 4, false); break;
             case Op.Sb: EmitStore(d, off, k, 1); break;
             case Op.Sh: EmitStore(d, off, k, 2); break;
             case Op.Sw: EmitStore(d, off, k, 4); break;
@@ -446,8 +467,8 @@ public sealed unsafe class IlEmitter
             case >= Op.AmoswapW and <= Op.AmomaxuW:
             case >= Op.AmoswapD and <= Op.AmomaxuD:
                 EmitHelper(d, off, k, Amo); break;
-            case >= Op.Flw and <= Op.FcvtSLu: EmitHelper(d, off, k, FExecute); break;
-            case >= Op.Fld and <= Op.FmvDX: EmitHelper(d, off, k, DExecute); break;
+            case >= Op.Flw and <= Op.FcvtSLu: EmitFloat(d, off, k, FExecute); break;
+            case >= Op.Fld and <= Op.FmvDX: EmitFloat(d, off, k, DExecute); break;
             case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci: EmitHelper(d, off, k, CsrExecute); break;
             default:
                 throw new InvalidOperationException($"no translation for {d.Op} (region builder should have stopped before it)");
@@ -490,42 +511,139 @@ public sealed unsafe class IlEmitter
         StoreX(d.Rd);
     }
 
-    // Loads and stores call the MMU's fast path out of line. Measured on RyuJIT: inlining the TLB probe
-    // in IL doubled the host compile time of a region and ran no faster (the call is well predicted),
-    // and compile time is what limits how much guest code can be translated.
+    // Loads and stores run the TLB hit path inline (SoftMmu's fast path, the same compare): index from the
+    // virtual page, tag (with the access's alignment bits, so a misaligned access never hits) and context
+    // compared, then the host address is the virtual address plus the entry's addend. Everything else
+    // (miss, SlowOnly entry for a device or a watched or code page, misaligned access, fault) calls the
+    // MMU out of line from a stub placed after the hot code. Stores to pages holding code never hit: the
+    // write TLB holds no fast entry for them (SoftMmu.Translate, MarkCode, SyncWatches).
 
+    private const int TlbEntrySize = 32;
+    private const int TlbCtx = 8, TlbAddend = 16;
+
+    /// <summary>Leaves the guest address of the access in <see cref="_va"/>.</summary>
     private void EmitAddress(in DecodedInsn d)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         LoadX(d.Rs1);
         if (d.Imm != 0)
         {
             _il.Emit(OpCodes.Ldc_I8, d.Imm);
             _il.Emit(OpCodes.Add);
         }
+        _il.Emit(OpCodes.Stloc, _va);
     }
 
-    private void EmitLoad(in DecodedInsn d, int off, int k, int size, OpCode? signExtend)
+    /// <summary>Probes the TLB at <paramref name="tlbOffset"/> for the access at <see cref="_va"/>: on a hit
+    /// leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack empty).</summary>
+    private void EmitTlbProbe(int tlbOffset, int size, Label miss)
+    {
+        // entry = tlb + ((va >> 12) & (TlbSize - 1)) * sizeof(TlbEntry)
+        StateAddress(tlbOffset);
+        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Ldc_I4, 12 - 5);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Ldc_I8, (long)((Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _entry);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Ldc_I8, (long)(Trapeze.Core.Mmu.SoftMmu.PageMask | (ulong)(size - 1)));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldc_I4, TlbCtx);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Ldind_I8);
+        LoadStateField(HartStateLayout.DataCtx);
+        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _entry);
+        _il.Emit(OpCodes.Ldc_I4, TlbAddend);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, _va);
+        _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Add);
+    }
+
+    private static OpCode LoadIndirect(int size, bool signed) => (size, signed) switch
+    {
+        (1, true) => OpCodes.Ldind_I1, (1, false) => OpCodes.Ldind_U1,
+        (2, true) => OpCodes.Ldind_I2, (2, false) => OpCodes.Ldind_U2,
+        (4, true) => OpCodes.Ldind_I4, (4, false) => OpCodes.Ldind_U4,
+        _ => OpCodes.Ldind_I8,
+    };
+
+    private static OpCode StoreIndirect(int size) => size switch
+    {
+        1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, 4 => OpCodes.Stind_I4, _ => OpCodes.Stind_I8,
+    };
+
+    /// <summary>A load whose zero- or sign-extended value goes where <paramref name="store"/> puts the
+    /// 64-bit value on the stack.</summary>
+    private void EmitLoadValue(in DecodedInsn d, int off, int k, int size, bool signed, Action store)
     {
         EmitAddress(d);
-        Call(LoadHelpers[size]);
-        EmitFaultCheck(off, k);
-        if (d.Rd == DecodedInsn.SinkRegister) return;
-        LoadStateField(HartStateLayout.JitValue);
-        if (signExtend is { } ext)
+        var miss = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbProbe(HartStateLayout.ReadTlb, size, miss);
+        _il.Emit(LoadIndirect(size, signed));
+        _il.Emit(signed || size == 8 ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
+        store();
+        _il.MarkLabel(done);
+        _cold.Add(() =>
         {
-            _il.Emit(ext);
-            _il.Emit(OpCodes.Conv_I8);
-        }
-        StoreX(d.Rd);
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _va);
+            Call(LoadHelpers[size]);
+            EmitFaultCheck(off, k);
+            LoadStateField(HartStateLayout.JitValue);
+            if (signed)
+            {
+                _il.Emit(size switch { 1 => OpCodes.Conv_I1, 2 => OpCodes.Conv_I2, _ => OpCodes.Conv_I4 });
+                _il.Emit(OpCodes.Conv_I8);
+            }
+            store();
+            _il.Emit(OpCodes.Br, done);
+        });
+    }
+
+    private void EmitLoad(in DecodedInsn d, int off, int k, int size, bool signed)
+    {
+        int rd = d.Rd;
+        EmitLoadValue(d, off, k, size, signed, () => StoreX(rd));
+    }
+
+    /// <summary>A store of the 64-bit value <paramref name="value"/> pushes (truncated to the access size).</summary>
+    private void EmitStoreValue(in DecodedInsn d, int off, int k, int size, Action value)
+    {
+        EmitAddress(d);
+        var miss = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbProbe(HartStateLayout.WriteTlb, size, miss);
+        value();
+        _il.Emit(StoreIndirect(size));
+        _il.MarkLabel(done);
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _va);
+            value();
+            Call(StoreHelpers[size]);
+            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Br, done);
+        });
     }
 
     private void EmitStore(in DecodedInsn d, int off, int k, int size)
     {
-        EmitAddress(d);
-        LoadX(d.Rs2);
-        Call(StoreHelpers[size]);
-        EmitFaultCheck(off, k);
+        int rs2 = d.Rs2;
+        EmitStoreValue(d, off, k, size, () => LoadX(rs2));
     }
 
     private static readonly Dictionary<int, MethodInfo> LoadHelpers = new()
@@ -540,6 +658,142 @@ public sealed unsafe class IlEmitter
         [4] = Method(typeof(JitHelpers), nameof(JitHelpers.Store32)), [8] = Method(typeof(JitHelpers), nameof(JitHelpers.Store64)),
     };
 
+    // ------------------------------------------------------------------ F and D
+
+    private static readonly Dictionary<Op, MethodInfo> FloatOps = BuildFloatOps();
+
+    private static Dictionary<Op, MethodInfo> BuildFloatOps()
+    {
+        var ops = new Dictionary<Op, MethodInfo>();
+        foreach (var m in typeof(JitFloat).GetMethods(BindingFlags.Public | BindingFlags.Static))
+            if (Enum.TryParse<Op>(m.Name, out var op)) ops[op] = m;
+        return ops;
+    }
+
+    private static bool ReadsX(Op op) => op is Op.FcvtSW or Op.FcvtSWu or Op.FcvtSL or Op.FcvtSLu or Op.FmvWX
+        or Op.FcvtDW or Op.FcvtDWu or Op.FcvtDL or Op.FcvtDLu or Op.FmvDX;
+
+    private static bool WritesX(Op op) => op is Op.FcvtWS or Op.FcvtWuS or Op.FcvtLS or Op.FcvtLuS or Op.FmvXW
+        or Op.FeqS or Op.FltS or Op.FleS or Op.FclassS or Op.FcvtWD or Op.FcvtWuD or Op.FcvtLD or Op.FcvtLuD
+        or Op.FmvXD or Op.FeqD or Op.FltD or Op.FleD or Op.FclassD;
+
+    private void LoadF(int r)
+    {
+        StateAddress(HartStateLayout.FReg(r));
+        _il.Emit(OpCodes.Ldind_I8);
+    }
+
+    /// <summary>Writes the value on the stack to f[rd] and marks FS dirty, as FpHelpers.WriteD does.</summary>
+    private void StoreF(int rd)
+    {
+        _il.Emit(OpCodes.Stloc, _fpValue);
+        StateAddress(HartStateLayout.FReg(rd));
+        _il.Emit(OpCodes.Ldloc, _fpValue);
+        _il.Emit(OpCodes.Stind_I8);
+        StateAddress(HartStateLayout.Mstatus);
+        LoadStateField(HartStateLayout.Mstatus);
+        _il.Emit(OpCodes.Ldc_I8, unchecked((long)(Mstatus.FsDirty | Mstatus.Sd)));
+        _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Stind_I8);
+    }
+
+    /// <summary>
+    /// An F or D instruction: loads and stores through the inline TLB path, moves and sign injections of
+    /// doubles in IL, arithmetic through <see cref="JitFloat"/>. The checks the interpreter makes first
+    /// (FS off, a reserved rounding mode in the instruction or in frm) send the instruction to the
+    /// interpreter's handler, which raises the exception exactly.
+    /// </summary>
+    private void EmitFloat(in DecodedInsn d, int off, int k, MethodInfo handler)
+    {
+        bool usesRm = Rv64F.UsesRounding(d.Op);
+        if (usesRm && d.Rm is 5 or 6)
+        {
+            EmitHelper(d, off, k, handler); // always illegal
+            return;
+        }
+        var fallback = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _fsOn);
+        _il.Emit(OpCodes.Brfalse, fallback);
+        bool dynamic = usesRm && d.Rm == 7;
+        if (dynamic)
+        {
+            StateAddress(HartStateLayout.Frm);
+            _il.Emit(OpCodes.Ldind_U1);
+            _il.Emit(OpCodes.Stloc, _rm);
+            _il.Emit(OpCodes.Ldloc, _rm);
+            _il.Emit(OpCodes.Ldc_I4_4);
+            _il.Emit(OpCodes.Bgt_Un, fallback);
+        }
+        int rd = d.Rd, rs1 = d.Rs1, rs2 = d.Rs2;
+        switch (d.Op)
+        {
+            case Op.Fld: EmitLoadValue(d, off, k, 8, false, () => StoreF(rd)); break;
+            case Op.Flw:
+                EmitLoadValue(d, off, k, 4, false, () =>
+                {
+                    _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
+                    _il.Emit(OpCodes.Or);
+                    StoreF(rd);
+                });
+                break;
+            case Op.Fsd: EmitStoreValue(d, off, k, 8, () => LoadF(rs2)); break;
+            case Op.Fsw: EmitStoreValue(d, off, k, 4, () => LoadF(rs2)); break;
+            case Op.FmvDX: LoadX(rs1); StoreF(rd); break;
+            case Op.FmvXD: LoadF(rs1); StoreX(rd); break;
+            case Op.FmvWX:
+                LoadX(rs1);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
+                _il.Emit(OpCodes.Or);
+                StoreF(rd);
+                break;
+            case Op.FmvXW: LoadF(rs1); SignExtendWord(); StoreX(rd); break;
+            case Op.FsgnjD or Op.FsgnjnD or Op.FsgnjxD:
+            {
+                const long sign = long.MinValue;
+                LoadF(rs1);
+                if (d.Op != Op.FsgnjxD)
+                {
+                    _il.Emit(OpCodes.Ldc_I8, ~sign);
+                    _il.Emit(OpCodes.And);
+                }
+                LoadF(rs2);
+                if (d.Op == Op.FsgnjnD) _il.Emit(OpCodes.Not);
+                _il.Emit(OpCodes.Ldc_I8, sign);
+                _il.Emit(OpCodes.And);
+                _il.Emit(d.Op == Op.FsgnjxD ? OpCodes.Xor : OpCodes.Or);
+                StoreF(rd);
+                break;
+            }
+            default:
+            {
+                var m = FloatOps[d.Op];
+                int operands = m.GetParameters().Length - 2;
+                _il.Emit(OpCodes.Ldarg_0);
+                if (ReadsX(d.Op)) LoadX(rs1);
+                else LoadF(rs1);
+                if (operands >= 2) LoadF(rs2);
+                if (operands >= 3) LoadF(d.Rs3);
+                if (dynamic) _il.Emit(OpCodes.Ldloc, _rm);
+                else _il.Emit(OpCodes.Ldc_I4, usesRm ? d.Rm : 0);
+                Call(m);
+                if (WritesX(d.Op)) StoreX(rd);
+                else StoreF(rd);
+                break;
+            }
+        }
+        _il.MarkLabel(done);
+        var insn = d;
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(fallback);
+            EmitHelper(insn, off, k, handler);
+            _il.Emit(OpCodes.Br, done);
+        });
+    }
+
     /// <summary>After a helper returning false for "raised an exception": leave through the shared fault
     /// tail with this instruction's page offset and position packed in one constant.</summary>
     private void EmitFaultCheck(int off, int k)
@@ -552,8 +806,9 @@ public sealed unsafe class IlEmitter
         _il.MarkLabel(ok);
     }
 
-    /// <summary>An instruction run by the interpreter's own handler (A, F, D): the integer registers it
-    /// reads are written to the hart state first, the one it writes is read back after.</summary>
+    /// <summary>An instruction run by the interpreter's own handler (A, CSR, and F/D instructions whose
+    /// checks fail): the integer registers it reads are written to the hart state first, the one it writes
+    /// is read back after.</summary>
     private void EmitHelper(in DecodedInsn d, int off, int k, MethodInfo handler)
     {
         XRoles(d, out int r1, out int r2, out int wd);

@@ -142,3 +142,197 @@ public sealed unsafe class IlEmitterTests : IDisposable
         Assert.True(_m.Hart.Stats.TranslatedInstructions > 0);
     }
 }
+
+/// <summary>The TLB probe that translated loads and stores run inline, against the out-of-line MMU path.</summary>
+public sealed unsafe class InlineTlbTests : IDisposable
+{
+    private const ulong Code = FuzzLayout.CodeBase;
+    private const ulong Data = FuzzLayout.ScratchBase + 0x100;
+    private readonly FuzzMachine _m = new(translate: false);
+    private readonly ulong* _decoy = (ulong*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(4096);
+
+    public void Dispose()
+    {
+        System.Runtime.InteropServices.NativeMemory.Free(_decoy);
+        _m.Dispose();
+    }
+
+    private HartState* S => _m.State;
+
+    private static uint Sd(int rs2, int rs1, int imm) => Encode.R((uint)(imm >> 5), rs2, rs1, 3, imm & 31, 0x23);
+
+    private CompiledRegion Prepare(Asm a)
+    {
+        a.Page.CopyTo(_m.Ram.AsSpan(Code - FuzzLayout.RamBase, 4096));
+        _m.Ram.InvalidateCode(_m.Ram.PageOf(Code));
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), new FuzzVector { Fs = Mstatus.FsDirty }, Code);
+        Region region;
+        fixed (byte* p = a.Page) region = Region.Build(p, Code)!;
+        return IlEmitter.Compile(region);
+    }
+
+    private RegionExit Run(CompiledRegion c)
+    {
+        S->Pc = Code;
+        return c.Function(S, _m.Hart, c.Insns);
+    }
+
+    private ref Trapeze.Core.Mmu.TlbEntry ReadEntry(ulong va) => ref S->ReadTlb[(va >> 12) & (Trapeze.Core.Mmu.SoftMmu.TlbSize - 1)];
+
+    private void WriteRam(ulong pa, ulong v) =>
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(_m.Ram.AsSpan(pa - FuzzLayout.RamBase, 8), v);
+
+    /// <summary>A load whose entry is cached reads through the entry's addend: pointing the addend at a
+    /// decoy page shows that the hit path ran without the MMU.</summary>
+    [Fact]
+    public void HitReadsThroughTheEntrysAddend()
+    {
+        // a1 = 0(a0)
+        var c = Prepare(new Asm().Ld(11, 10, 0).Ecall());
+        WriteRam(Data, 0x1111);
+        S->X[10] = Data;
+        Assert.Equal(RegionExit.Continue, Run(c)); // the miss fills the TLB
+        Assert.Equal(0x1111UL, S->X[11]);
+        ref var e = ref ReadEntry(Data);
+        Assert.Equal(Data & Trapeze.Core.Mmu.SoftMmu.PageMask, e.Tag);
+        _decoy[(Data & 0xfff) / 8] = 0x2222;
+        e.Addend = (nint)_decoy - unchecked((nint)(Data & Trapeze.Core.Mmu.SoftMmu.PageMask));
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(0x2222UL, S->X[11]);
+    }
+
+    /// <summary>An entry marked SlowOnly (a device or watched page) is never used by the inline path, nor
+    /// one made in another translation context.</summary>
+    [Fact]
+    public void SlowOnlyAndOtherContextEntriesTakeTheMmuPath()
+    {
+        var c = Prepare(new Asm().Ld(11, 10, 0).Ecall());
+        WriteRam(Data, 0x1111);
+        S->X[10] = Data;
+        Run(c);
+        ref var e = ref ReadEntry(Data);
+        _decoy[(Data & 0xfff) / 8] = 0x2222;
+        e.Addend = (nint)_decoy - unchecked((nint)(Data & Trapeze.Core.Mmu.SoftMmu.PageMask));
+        e.Tag |= Trapeze.Core.Mmu.TlbEntry.SlowOnly;
+        S->X[11] = 0;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(0x1111UL, S->X[11]);
+
+        e.Tag &= ~Trapeze.Core.Mmu.TlbEntry.SlowOnly;
+        e.Ctx ^= 1UL << 20;
+        S->X[11] = 0;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(0x1111UL, S->X[11]);
+    }
+
+    /// <summary>Misaligned loads and stores, within a page and across one, never hit: the MMU splits them.</summary>
+    [Fact]
+    public void MisalignedAccessesAcrossAPageAreExact()
+    {
+        ulong at = FuzzLayout.ScratchBase + 0xffd;
+        // sd a2, 0(a0); ld a1, 0(a0); lw a3, 1(a0)
+        var c = Prepare(new Asm().I32(Sd(12, 10, 0)).Ld(11, 10, 0).Lw(13, 10, 1).Ecall());
+        S->X[10] = at;
+        S->X[12] = 0x8877_6655_4433_2211;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.Equal(0x8877_6655_4433_2211UL, S->X[11]);
+        Assert.Equal(0x5544_3322UL, S->X[13]);
+        Assert.Equal(0x33, _m.Ram.AsSpan(at + 2 - FuzzLayout.RamBase, 1)[0]);
+        Assert.Equal(0x88, _m.Ram.AsSpan(at + 7 - FuzzLayout.RamBase, 1)[0]);
+    }
+
+    /// <summary>A store to a page holding code goes out of line and makes its translations stale, even
+    /// when a fast write entry for the page existed before the page was marked.</summary>
+    [Fact]
+    public void StoreToACodePageInvalidatesItsCode()
+    {
+        ulong target = FuzzLayout.ScratchBase + 0x1000; // a data page that comes to hold code
+        var c = Prepare(new Asm().I32(Sd(12, 10, 0)).Ecall());
+        S->X[10] = target;
+        S->X[12] = 5;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        ref var e = ref S->WriteTlb[(target >> 12) & (Trapeze.Core.Mmu.SoftMmu.TlbSize - 1)];
+        Assert.Equal(target, e.Tag); // a fast write entry for the page
+        ulong page = _m.Ram.PageOf(target);
+        _m.Hart.Mmu.MarkCode(_m.Ram, target);
+        uint generation = _m.Ram.CodeGeneration[page];
+        S->X[12] = 6;
+        Assert.Equal(RegionExit.Continue, Run(c));
+        Assert.NotEqual(generation, _m.Ram.CodeGeneration[page]);
+        Assert.Equal(6, _m.Ram.AsSpan(target - FuzzLayout.RamBase, 1)[0]);
+    }
+
+    /// <summary>A store that faults leaves the exact trap state: pc at the store, nothing retired after it.</summary>
+    [Fact]
+    public void FaultingStoreLeavesPcAtTheStore()
+    {
+        var c = Prepare(new Asm().Addi(11, 11, 1).I32(Sd(12, 10, 8)).Addi(11, 11, 1).Ecall());
+        S->X[10] = 0x10;
+        Assert.Equal(RegionExit.Exception, Run(c));
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(1UL, S->X[11]);
+        Assert.Equal((byte)ExceptionCause.StoreAccessFault, S->PendingCause);
+        Assert.Equal(0x18UL, S->PendingTval);
+    }
+}
+
+/// <summary>F and D instructions emitted in IL: the checks the interpreter makes first, and flag accrual.</summary>
+public sealed unsafe class FloatEmitterTests : IDisposable
+{
+    private const ulong Code = FuzzLayout.CodeBase;
+    private readonly FuzzMachine _m = new(translate: false);
+
+    public void Dispose() => _m.Dispose();
+
+    private HartState* S => _m.State;
+
+    private static uint FaddD(int rd, int rs1, int rs2, uint rm) => Encode.R(0b0000001, rs2, rs1, rm, rd, 0x53);
+    private static uint FdivD(int rd, int rs1, int rs2, uint rm) => Encode.R(0b0001101, rs2, rs1, rm, rd, 0x53);
+
+    private RegionExit Run(Asm a, ulong fs, byte frm)
+    {
+        a.Page.CopyTo(_m.Ram.AsSpan(Code - FuzzLayout.RamBase, 4096));
+        _m.Ram.InvalidateCode(_m.Ram.PageOf(Code));
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), new FuzzVector { Fs = fs, Frm = frm }, Code);
+        Region region;
+        fixed (byte* p = a.Page) region = Region.Build(p, Code)!;
+        var c = IlEmitter.Compile(region);
+        S->F[1] = BitConverter.DoubleToUInt64Bits(1.0);
+        S->F[2] = BitConverter.DoubleToUInt64Bits(3.0);
+        return c.Function(S, _m.Hart, c.Insns);
+    }
+
+    [Fact]
+    public void FsOffMakesTheFirstFloatInstructionIllegal()
+    {
+        var exit = Run(new Asm().Addi(10, 10, 1).I32(FaddD(3, 1, 2, 0)).Addi(10, 10, 1).Ecall(), Mstatus.FsOff, 0);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(1UL, S->Retired);
+        Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
+        Assert.Equal(0UL, S->F[3]);
+    }
+
+    [Fact]
+    public void ReservedDynamicRoundingModeIsIllegal()
+    {
+        var exit = Run(new Asm().I32(FaddD(3, 1, 2, 0)).I32(FaddD(4, 1, 2, 7)).Ecall(), Mstatus.FsDirty, 5);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[3]);
+        Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
+    }
+
+    [Fact]
+    public void FlagsAccrueAndFsBecomesDirty()
+    {
+        // f3 = 1/3 (dynamic rounding, frm = RUP) is inexact; f4 = 1 + 3 is exact.
+        var exit = Run(new Asm().I32(FdivD(3, 1, 2, 7)).I32(FaddD(4, 1, 2, 0)).Ecall(), Mstatus.FsClean, 3);
+        Assert.Equal(RegionExit.Continue, exit);
+        Assert.Equal(0x3fd5555555555556UL, S->F[3]); // rounded up (RNE gives ...55)
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[4]);
+        Assert.Equal((byte)FpFlags.Inexact, S->Fflags);
+        Assert.Equal(Mstatus.FsDirty, S->Mstatus & Mstatus.FsMask);
+        Assert.NotEqual(0UL, S->Mstatus & Mstatus.Sd);
+    }
+}

@@ -17,7 +17,13 @@ public sealed class Block(ulong physPc, DecodedInsn[] insns, GuestRam? region = 
     public ulong Page { get; } = page;
     public uint Generation { get; } = generation;
 
-    public bool IsCurrent => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
+    public bool IsCurrent
+    {
+        // Inlined into the dispatcher, which asks for every block it runs (not inlined, it ran as tier-0
+        // code there for a good part of short runs).
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => Region == null || Volatile.Read(ref Region.CodeGeneration[Page]) == Generation;
+    }
 
     /// <summary>The translation of the region starting here, once tier 1 has made it.</summary>
     public volatile CompiledRegion? Compiled;
@@ -42,6 +48,9 @@ public sealed class BlockCache
 
     public int Count => _all.Count;
 
+    // Optimized at its first call: the dispatcher runs it for every block, and it is too large to be
+    // inlined there, so it would otherwise run as tier-0 code for the first part of every run.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Block? Find(ulong pa)
     {
         int i = (int)((pa >> 1) & ((1 << FastBits) - 1));

@@ -27,6 +27,9 @@ public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns,
     public DecodedInsn[] Insns { get; } = insns;
     public int InstructionCount { get; } = instructionCount;
     public int BlockCount { get; } = blockCount;
+
+    /// <summary>The block a run of this region continued into last time (see Hart.RunTranslated).</summary>
+    public Block? Successor;
 }
 
 /// <summary>Compiles hot blocks (tier 1). Implemented by Trapeze.Jit; the hart only asks.</summary>

@@ -296,6 +296,10 @@ public sealed class HartStatistics
     public long Blocks, BlocksDecoded, Exceptions, Interrupts, PageFaults, Ecalls, CsrAccesses, WfiSleeps,
         FenceI, SfenceVma, BlockCacheFlushes, RegionRuns, TranslatedInstructions;
 
+    /// <summary>Region runs entered straight from the previous region's exit (chaining), without the
+    /// dispatcher's lookup.</summary>
+    public long ChainedRuns;
+
     /// <summary>ECALLs answered by the monitor (built-in SBI): hypercall exits.</summary>
     public long Hypercalls;
 

@@ -58,11 +58,7 @@ public sealed unsafe partial class Hart
                 RunLockstep(b, compiled, ls);
                 return;
             }
-            ulong before = s->Retired;
-            RegionExit exit = compiled.Function(s, this, compiled.Insns);
-            Stats.RegionRuns++;
-            Stats.TranslatedInstructions += (long)(s->Retired - before);
-            if (exit == RegionExit.Exception) RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
+            RunTranslated(compiled);
             return;
         }
         ExecuteBlock(b);
@@ -72,6 +68,56 @@ public sealed unsafe partial class Hart
             b.TranslationRequested = true;
             t.Request(this, b);
         }
+    }
+
+    /// <summary>
+    /// Runs a translated region, then, while nothing needs the dispatcher, the translations it continues
+    /// into, without going back through the block lookup and the run loop (chaining). A successor is run
+    /// only when pc's page is in the fetch TLB (same privilege, paging and mapping as the block lookup would
+    /// see) at the physical address its block starts at, and that block is current (no store has reached its
+    /// page since it was translated). The chain stops when an interrupt is pending and enabled, when the
+    /// poll countdown runs out (the clock, fences and stop requests), at a block not translated, and under
+    /// lockstep (every run is checked from the dispatcher).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void RunTranslated(CompiledRegion compiled)
+    {
+        HartState* s = _state;
+        ulong before = s->Retired;
+        while (true)
+        {
+            RegionExit exit = compiled.Function(s, this, compiled.Insns);
+            Stats.RegionRuns++;
+            if (exit == RegionExit.Exception)
+            {
+                Stats.TranslatedInstructions += (long)(s->Retired - before);
+                RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
+                return;
+            }
+            if (_lockstep != null || --_pollCountdown < 0 || (Volatile.Read(ref s->Mip) & s->Mie) != 0) break;
+            var next = ChainTarget(compiled, s->Pc);
+            if (next == null) break;
+            Stats.ChainedRuns++;
+            compiled = next;
+        }
+        Stats.TranslatedInstructions += (long)(s->Retired - before);
+    }
+
+    /// <summary>The translation to run next at <paramref name="pc"/>, or null when the dispatcher must look.
+    /// <see cref="CompiledRegion.Successor"/> remembers the block the region went on to last time (the
+    /// region may be shared by harts: a stale or another hart's entry fails the address check).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CompiledRegion? ChainTarget(CompiledRegion from, ulong pc)
+    {
+        if (!Mmu.FetchHit(pc, out ulong pa)) return null;
+        Block? next = from.Successor;
+        if (next == null || next.PhysPc != pa)
+        {
+            next = Blocks.Find(pa);
+            if (next == null) return null;
+            from.Successor = next;
+        }
+        return next.IsCurrent ? next.Compiled : null;
     }
 
     /// <summary>Runs at most <paramref name="maxBlocks"/> blocks (tests, lockstep, the bare-metal runner). Returns
@@ -105,7 +151,12 @@ public sealed unsafe partial class Hart
                 if ((Volatile.Read(ref s->Mip) & s->Mie) == 0) return;
                 s->Wfi = 0;
             }
-            if ((i & (PollInterval - 1)) == 0) Poll();
+            if ((i & (PollInterval - 1)) == 0)
+            {
+                // Also bounds the chained region runs until the next poll (see RunTranslated).
+                _pollCountdown = PollInterval;
+                Poll();
+            }
             if ((Volatile.Read(ref s->Mip) & s->Mie) != 0) TakePendingInterrupt();
             Block? b = FetchBlock(s->Pc);
             if (b != null) Execute(b);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 
 namespace Trapeze.Core.Cpu;
@@ -8,6 +9,7 @@ public static partial class SoftFloat
     private enum IntKind : byte { I32, U32, I64, U64 }
 
     /// <summary>fcvt.d.s: exact; a NaN becomes the canonical NaN (NV if it was signalling).</summary>
+    [MethodImpl(Hot)]
     public static ulong F32ToF64(uint a, ref FpFlags flags)
     {
         if (IsNaN32(a))
@@ -20,6 +22,7 @@ public static partial class SoftFloat
     }
 
     /// <summary>fcvt.s.d.</summary>
+    [MethodImpl(Hot)]
     public static uint F64ToF32(ulong a, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F64ExpMask) == F64ExpMask)
@@ -35,27 +38,43 @@ public static partial class SoftFloat
         return RoundToF32(D(a), 0, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static int F32ToI32(uint a, RoundingMode rm, ref FpFlags flags) => (int)F32ToInt(a, rm, IntKind.I32, ref flags);
+    [MethodImpl(Hot)]
     public static uint F32ToU32(uint a, RoundingMode rm, ref FpFlags flags) => (uint)F32ToInt(a, rm, IntKind.U32, ref flags);
+    [MethodImpl(Hot)]
     public static long F32ToI64(uint a, RoundingMode rm, ref FpFlags flags) => (long)F32ToInt(a, rm, IntKind.I64, ref flags);
+    [MethodImpl(Hot)]
     public static ulong F32ToU64(uint a, RoundingMode rm, ref FpFlags flags) => F32ToInt(a, rm, IntKind.U64, ref flags);
+    [MethodImpl(Hot)]
     public static int F64ToI32(ulong a, RoundingMode rm, ref FpFlags flags) => (int)F64ToInt(a, rm, IntKind.I32, ref flags);
+    [MethodImpl(Hot)]
     public static uint F64ToU32(ulong a, RoundingMode rm, ref FpFlags flags) => (uint)F64ToInt(a, rm, IntKind.U32, ref flags);
+    [MethodImpl(Hot)]
     public static long F64ToI64(ulong a, RoundingMode rm, ref FpFlags flags) => (long)F64ToInt(a, rm, IntKind.I64, ref flags);
+    [MethodImpl(Hot)]
     public static ulong F64ToU64(ulong a, RoundingMode rm, ref FpFlags flags) => F64ToInt(a, rm, IntKind.U64, ref flags);
 
+    [MethodImpl(Hot)]
     public static uint I32ToF32(int v, RoundingMode rm, ref FpFlags flags) =>
         IntToF32(v < 0, v < 0 ? 0 - (ulong)(long)v : (ulong)v, rm, ref flags);
+    [MethodImpl(Hot)]
     public static uint U32ToF32(uint v, RoundingMode rm, ref FpFlags flags) => IntToF32(false, v, rm, ref flags);
+    [MethodImpl(Hot)]
     public static uint I64ToF32(long v, RoundingMode rm, ref FpFlags flags) =>
         IntToF32(v < 0, v < 0 ? 0 - (ulong)v : (ulong)v, rm, ref flags);
+    [MethodImpl(Hot)]
     public static uint U64ToF32(ulong v, RoundingMode rm, ref FpFlags flags) => IntToF32(false, v, rm, ref flags);
 
     // Every 32-bit integer is exact in binary64, and the host conversion of it is exact.
+    [MethodImpl(Hot)]
     public static ulong I32ToF64(int v, RoundingMode rm, ref FpFlags flags) => B(v);
+    [MethodImpl(Hot)]
     public static ulong U32ToF64(uint v, RoundingMode rm, ref FpFlags flags) => B(v);
+    [MethodImpl(Hot)]
     public static ulong I64ToF64(long v, RoundingMode rm, ref FpFlags flags) =>
         IntToF64(v < 0, v < 0 ? 0 - (ulong)v : (ulong)v, rm, ref flags);
+    [MethodImpl(Hot)]
     public static ulong U64ToF64(ulong v, RoundingMode rm, ref FpFlags flags) => IntToF64(false, v, rm, ref flags);
 
     private static ulong F32ToInt(uint a, RoundingMode rm, IntKind kind, ref FpFlags flags)

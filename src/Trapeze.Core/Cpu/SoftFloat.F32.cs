@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Trapeze.Core.Cpu;
 
 // binary32 arithmetic (Unpriv. spec chapter "F"). Finite operands are widened to double (exact), the operation is done
@@ -9,6 +11,7 @@ public static partial class SoftFloat
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static double W(uint a) => BitConverter.UInt32BitsToSingle(a);
 
+    [MethodImpl(Hot)]
     public static uint F32Add(uint a, uint b, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F32ExpMask) == F32ExpMask || (b & F32ExpMask) == F32ExpMask)
@@ -23,9 +26,11 @@ public static partial class SoftFloat
         return RoundToF32(s, err, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static uint F32Sub(uint a, uint b, RoundingMode rm, ref FpFlags flags) =>
         F32Add(a, b ^ F32SignBit, rm, ref flags);
 
+    [MethodImpl(Hot)]
     public static uint F32Mul(uint a, uint b, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F32ExpMask) == F32ExpMask || (b & F32ExpMask) == F32ExpMask)
@@ -35,6 +40,7 @@ public static partial class SoftFloat
         return RoundToF32(W(a) * W(b), 0, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static uint F32Div(uint a, uint b, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F32ExpMask) == F32ExpMask || (b & F32ExpMask) == F32ExpMask || (b << 1) == 0)
@@ -47,6 +53,7 @@ public static partial class SoftFloat
         return RoundToF32(q, err, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static uint F32Sqrt(uint a, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F32ExpMask) == F32ExpMask || (int)a < 0)
@@ -67,6 +74,7 @@ public static partial class SoftFloat
         return RoundToF32(r, Math.FusedMultiplyAdd(-r, r, x), rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static uint F32MulAdd(uint a, uint b, uint c, RoundingMode rm, ref FpFlags flags)
     {
         if ((a & F32ExpMask) == F32ExpMask || (b & F32ExpMask) == F32ExpMask || (c & F32ExpMask) == F32ExpMask)
@@ -81,6 +89,7 @@ public static partial class SoftFloat
         return RoundToF32(s, err, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static uint F32Min(uint a, uint b, ref FpFlags flags)
     {
         bool nanA = IsNaN32(a), nanB = IsNaN32(b);
@@ -96,6 +105,7 @@ public static partial class SoftFloat
         return signA ^ (a < b) ? a : b;
     }
 
+    [MethodImpl(Hot)]
     public static uint F32Max(uint a, uint b, ref FpFlags flags)
     {
         bool nanA = IsNaN32(a), nanB = IsNaN32(b);
@@ -111,6 +121,7 @@ public static partial class SoftFloat
         return signA ^ (a > b) ? a : b;
     }
 
+    [MethodImpl(Hot)]
     public static bool F32Eq(uint a, uint b, ref FpFlags flags)
     {
         if (IsNaN32(a) || IsNaN32(b))
@@ -122,6 +133,7 @@ public static partial class SoftFloat
         return a == b || ((a | b) << 1) == 0;
     }
 
+    [MethodImpl(Hot)]
     public static bool F32Lt(uint a, uint b, ref FpFlags flags)
     {
         if (IsNaN32(a) || IsNaN32(b))
@@ -135,6 +147,7 @@ public static partial class SoftFloat
         return a != b && (signA ^ (a < b));
     }
 
+    [MethodImpl(Hot)]
     public static bool F32Le(uint a, uint b, ref FpFlags flags)
     {
         if (IsNaN32(a) || IsNaN32(b))
@@ -148,6 +161,7 @@ public static partial class SoftFloat
         return a == b || (signA ^ (a < b));
     }
 
+    [MethodImpl(Hot)]
     public static ulong F32Class(uint a)
     {
         bool sign = (int)a < 0;

@@ -11,6 +11,7 @@ public static partial class SoftFloat
     // range: a product or quotient residual is a multiple of ulp(x) * ulp(y) >= 2^-1064 and so never rounds to zero.
     private const int FastExpLo = 64;
 
+    [MethodImpl(Hot)]
     public static ulong F64Add(ulong a, ulong b, RoundingMode rm, ref FpFlags flags)
     {
         double x = D(a), y = D(b);
@@ -36,9 +37,11 @@ public static partial class SoftFloat
         return F64AddSlow(a, b, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64Sub(ulong a, ulong b, RoundingMode rm, ref FpFlags flags) =>
         F64Add(a, b ^ F64SignBit, rm, ref flags);
 
+    [MethodImpl(Hot)]
     public static ulong F64Mul(ulong a, ulong b, RoundingMode rm, ref FpFlags flags)
     {
         double x = D(a), y = D(b);
@@ -56,6 +59,7 @@ public static partial class SoftFloat
         return F64MulSlow(a, b, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64Div(ulong a, ulong b, RoundingMode rm, ref FpFlags flags)
     {
         double x = D(a), y = D(b);
@@ -76,6 +80,7 @@ public static partial class SoftFloat
         return F64DivSlow(a, b, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64Sqrt(ulong a, RoundingMode rm, ref FpFlags flags)
     {
         if ((long)a > 0 && (uint)(Exp64(a) - FastExpLo) <= 2046 - FastExpLo)
@@ -95,6 +100,7 @@ public static partial class SoftFloat
         return F64SqrtSlow(a, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64MulAdd(ulong a, ulong b, ulong c, RoundingMode rm, ref FpFlags flags)
     {
         int ea = Exp64(a), eb = Exp64(b), ec = Exp64(c);
@@ -125,6 +131,7 @@ public static partial class SoftFloat
         return F64MulAddSlow(a, b, c, rm, ref flags);
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64Min(ulong a, ulong b, ref FpFlags flags)
     {
         bool nanA = IsNaN64(a), nanB = IsNaN64(b);
@@ -142,6 +149,7 @@ public static partial class SoftFloat
         return signA ^ (a < b) ? a : b;
     }
 
+    [MethodImpl(Hot)]
     public static ulong F64Max(ulong a, ulong b, ref FpFlags flags)
     {
         bool nanA = IsNaN64(a), nanB = IsNaN64(b);
@@ -158,6 +166,7 @@ public static partial class SoftFloat
     }
 
     /// <summary>feq: a quiet comparison, NV only for a signalling NaN.</summary>
+    [MethodImpl(Hot)]
     public static bool F64Eq(ulong a, ulong b, ref FpFlags flags)
     {
         if (IsNaN64(a) || IsNaN64(b))
@@ -170,6 +179,7 @@ public static partial class SoftFloat
     }
 
     /// <summary>flt: a signalling comparison, NV for any NaN.</summary>
+    [MethodImpl(Hot)]
     public static bool F64Lt(ulong a, ulong b, ref FpFlags flags)
     {
         if (IsNaN64(a) || IsNaN64(b))
@@ -184,6 +194,7 @@ public static partial class SoftFloat
     }
 
     /// <summary>fle: a signalling comparison, NV for any NaN.</summary>
+    [MethodImpl(Hot)]
     public static bool F64Le(ulong a, ulong b, ref FpFlags flags)
     {
         if (IsNaN64(a) || IsNaN64(b))
@@ -198,6 +209,7 @@ public static partial class SoftFloat
     }
 
     /// <summary>fclass.d: one of the ten bits of the Unpriv. spec's "Format of result of FCLASS instruction".</summary>
+    [MethodImpl(Hot)]
     public static ulong F64Class(ulong a)
     {
         bool sign = (long)a < 0;

@@ -42,6 +42,12 @@ public static partial class SoftFloat
     public const uint F32CanonicalNaN = 0x7fc00000;
     public const ulong F64CanonicalNaN = 0x7ff8000000000000;
 
+    // The operations are compiled optimized at their first call: translated code and the interpreter call
+    // them millions of times a second, and their tier-0 code (which inlines none of the bit helpers below)
+    // ran for the first 100 ms or more of every run (the runtime's call-counting delay), several times
+    // slower.
+    private const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+
     private const ulong F64SignBit = 0x8000_0000_0000_0000;
     private const ulong F64ExpMask = 0x7FF0_0000_0000_0000;
     private const ulong F64FracMask = 0x000F_FFFF_FFFF_FFFF;

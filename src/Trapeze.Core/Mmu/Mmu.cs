@@ -307,6 +307,16 @@ public sealed unsafe partial class SoftMmu
         return TranslateFetchSlow(pc, out host, out pa);
     }
 
+    /// <summary>The guest-physical address of <paramref name="pc"/> when its page is in the fetch TLB for the
+    /// current context (the hit path of <see cref="TranslateFetch"/>, with no miss path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool FetchHit(ulong pc, out ulong pa)
+    {
+        ref TlbEntry e = ref Slot(_fetch, pc);
+        pa = e.PhysPage | (pc & 0xfff);
+        return e.Tag == (pc & PageMask) && e.Ctx == FetchCtx;
+    }
+
     /// <summary>True when the whole 4 KiB page of <paramref name="pc"/> is in the fetch TLB (fetches from it
     /// need no per-instruction PMP check).</summary>
     public bool FetchPageCached(ulong pc)
