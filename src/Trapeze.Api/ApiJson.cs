@@ -170,7 +170,7 @@ public static class ApiJson
 
     private static string? Full(string? path) => path == null ? null : Path.GetFullPath(path);
 
-    public static string Serialize(object value) => JsonSerializer.Serialize(value);
+    public static string Serialize(object value) => JsonSerializer.Serialize(value, ApiFault.Options);
 
     // ---------------------------------------------------------------- VM states
 

@@ -100,6 +100,9 @@ public sealed class VmBundle
             VmDefinition.FirmwareNone => config with { Firmware = FirmwareKind.None },
             _ => config with { Firmware = FirmwareKind.File, FirmwarePath = Resolve(d.Firmware) },
         };
+        int virtio = d.Drives.Count + d.NetworkInterfaces.Count + d.Devices.Count;
+        if (virtio > MachineConfig.VirtioSlots)
+            throw new MachineConfigException($"{virtio} virtio devices ({d.Drives.Count} drives) do not fit in the board's {MachineConfig.VirtioSlots} virtio-mmio slots");
         return VirtioOptions.WithDevices(config,
             d.Drives.Select(x => new DiskConfig(Resolve(x.Path), x.ReadOnly, x.Format, x.Serial)),
             d.Devices.Select(VirtioOptions.ParseDevice),

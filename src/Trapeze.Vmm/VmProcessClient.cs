@@ -87,7 +87,10 @@ public sealed class VmProcessClient(string socketPath, TimeSpan? timeout = null)
 /// <summary>The error body of every endpoint, in Firecracker's shape: <c>{"fault_message": "..."}</c>.</summary>
 public static class ApiFault
 {
-    public static string Json(string message) => JsonSerializer.Serialize(new Dictionary<string, string> { ["fault_message"] = message });
+    public static string Json(string message) => JsonSerializer.Serialize(new Dictionary<string, string> { ["fault_message"] = message }, Options);
+
+    /// <summary>Messages quote names ('a'): kept readable rather than escaped for HTML (the API serves no HTML).</summary>
+    public static readonly JsonSerializerOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static int StatusCode(VmErrorKind kind) => kind switch
     {
