@@ -150,6 +150,21 @@ public sealed class VmProcessHost : IVmProcessControl
     public void SetPaused(bool paused) =>
         throw new VmException(VmErrorKind.NotAvailable, $"{(paused ? "pause" : "resume")} is not available yet: this build cannot pause a machine");
 
+    /// <summary>The VM process's memory: guest RAM is a fixed mapping, the managed heap is bounded by
+    /// DOTNET_GCHeapHardLimit (its limit shows here as the heap's available memory).</summary>
+    private static Dictionary<string, long> ProcessMetrics()
+    {
+        GCMemoryInfo gc = GC.GetGCMemoryInfo();
+        using var self = Process.GetCurrentProcess();
+        return new Dictionary<string, long>
+        {
+            ["pid"] = Environment.ProcessId,
+            ["resident_bytes"] = self.WorkingSet64,
+            ["gc_heap_bytes"] = GC.GetTotalMemory(false),
+            ["gc_heap_limit_bytes"] = gc.TotalAvailableMemoryBytes,
+        };
+    }
+
     public unsafe string MetricsJson()
     {
         var harts = new List<object>();
@@ -180,6 +195,7 @@ public sealed class VmProcessHost : IVmProcessControl
             ["state"] = State,
             ["uptime_seconds"] = Math.Round((DateTimeOffset.UtcNow - StartedAt).TotalSeconds, 3),
             ["harts"] = harts,
+            ["process"] = ProcessMetrics(),
         };
         if (_machine.Translator is { } t)
         {

@@ -156,6 +156,8 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
             Assert.True(hart.GetProperty("instructions_retired").GetInt64() > 1_000_000, metrics.Body);
             Assert.True(hart.GetProperty("exits").GetProperty("hypercalls").GetInt64() > 0, metrics.Body);
             Assert.True(doc.RootElement.GetProperty("jit").GetProperty("regions_compiled").GetInt64() > 0, metrics.Body);
+            // The VM process runs with its managed heap bounded (vm.json's gc_heap_limit_mib, 256 by default).
+            Assert.Equal(256L << 20, doc.RootElement.GetProperty("process").GetProperty("gc_heap_limit_bytes").GetInt64());
         }
         var stop = Send(http, HttpMethod.Put, "vms/api1/actions", """{"action_type": "InstanceStop", "timeout_seconds": 30}""");
         Assert.True(stop.Status == 200, stop.Body);
