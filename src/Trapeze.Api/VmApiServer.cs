@@ -7,7 +7,7 @@ namespace Trapeze.Api;
 
 /// <summary>
 /// The control API of one VM process, on the bundle's <c>api.sock</c>: the daemon and the CLI reach a running
-/// machine only through it. <c>GET /vm</c>, <c>PATCH /vm</c>, <c>PUT /actions</c>, <c>GET /metrics</c>.
+/// machine only through it. <c>GET /vm</c>, <c>PATCH /vm</c>, <c>PUT /actions</c>, <c>PUT /snapshot/create</c>, <c>GET /metrics</c>.
 /// </summary>
 public static class VmApiServer
 {
@@ -29,6 +29,13 @@ public static class VmApiServer
                 "Resumed" => false,
                 var s => throw VmException.BadRequest($"state '{s}' is not Paused or Resumed"),
             });
+            return Results.NoContent();
+        })));
+        app.MapPut("/snapshot/create", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>
+        {
+            JsonElement o = ApiJson.Parse(body);
+            ApiJson.Fields(o, "snapshot", "snapshot_path");
+            vm.SaveSnapshot(ApiJson.Str(o, "snapshot_path") ?? throw VmException.BadRequest("no snapshot_path"));
             return Results.NoContent();
         })));
         app.MapPut("/actions", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>

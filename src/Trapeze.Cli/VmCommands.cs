@@ -290,9 +290,9 @@ public static class VmCommands
     /// <summary>The hidden verb the monitor starts each VM process with.</summary>
     public static int VmProcess(string[] args)
     {
-        var a = new ArgReader("vm-process", args, ["bundle"], []);
+        var a = new ArgReader("vm-process", args, ["bundle", "restore"], []);
         string dir = a.Value("bundle") ?? throw new UsageException("vm-process: --bundle DIR is required");
-        return VmProcessHost.Run(dir, VmApiServer.Serve);
+        return VmProcessHost.Run(dir, a.Value("restore"), VmApiServer.Serve);
     }
 
     public const string DaemonHelp = """

@@ -33,8 +33,8 @@ public sealed class VmManager : IVmActionExecutor
         VmAction.RequestPowerOff a => RequestPowerOff(a.Name),
         VmAction.Pause a => SetPaused(a.Name, true),
         VmAction.Resume a => SetPaused(a.Name, false),
-        VmAction.Snapshot a => NotYet(a.Name, "snapshot save"),
-        VmAction.Restore a => NotYet(a.Name, "snapshot restore"),
+        VmAction.Snapshot a => Snapshot(a.Name, a.Tag),
+        VmAction.Restore a => Restore(a.Name, a.Tag),
         VmAction.ResizeDisk a => ResizeDisk(a),
         VmAction.Remove a => Remove(a.Name, a.Force),
         VmAction.ConfigureMachine a => Configure(a.Name, d => d with { Cpus = a.Cpus ?? d.Cpus, MemoryMiB = a.MemoryMiB ?? d.MemoryMiB }),
@@ -220,7 +220,7 @@ public sealed class VmManager : IVmActionExecutor
     {
         VmBundle bundle = OpenStopped(a.Name, "resize a disk of");
         VmDrive drive = bundle.Definition.Drives.FirstOrDefault(x => x.Id == a.DriveId)
-            ?? throw VmException.NotFound($"{a.Name}/{a.DriveId}");
+            ?? throw new VmException(VmErrorKind.NotFound, $"{a.Name} has no drive '{a.DriveId}'");
         try
         {
             ulong size = DiskImages.Resize(bundle.Resolve(drive.Path), a.Size, relative: false, new DiskOpenOptions(drive.Format));
@@ -231,9 +231,34 @@ public sealed class VmManager : IVmActionExecutor
 
     // ---------------------------------------------------------------- running
 
-    private VmResult Start(string name)
+    private VmResult Start(string name) => StartProcess(Home.Open(name), restoreFrom: null);
+
+    private VmResult Snapshot(string name, string tag)
     {
-        VmBundle bundle = Home.Open(name);
+        VmBundle bundle = OpenRunning(name);
+        string path = SnapshotPath(bundle, tag);
+        Directory.CreateDirectory(bundle.SnapshotsDirectory);
+        WithClient(bundle, c => c.SaveSnapshot(path));
+        return new VmResult(Message: $"saved {name} as {path}");
+    }
+
+    private VmResult Restore(string name, string tag)
+    {
+        VmBundle bundle = OpenStopped(name, "restore");
+        string path = SnapshotPath(bundle, tag);
+        if (!File.Exists(path)) throw new VmException(VmErrorKind.NotFound, $"{name} has no snapshot '{tag}' ({path})");
+        return StartProcess(bundle, path);
+    }
+
+    private static string SnapshotPath(VmBundle bundle, string tag)
+    {
+        VmNames.CheckDeviceId(tag, "snapshot tag");
+        return Path.Combine(bundle.SnapshotsDirectory, tag + ".snap");
+    }
+
+    private VmResult StartProcess(VmBundle bundle, string? restoreFrom)
+    {
+        string name = bundle.Name;
         if (bundle.IsLocked()) throw VmException.Conflict($"{name} is already running");
         MachineConfig config;
         try { config = bundle.ToMachineConfig(); }
@@ -245,13 +270,13 @@ public sealed class VmManager : IVmActionExecutor
         foreach (string f in new[] { bundle.ExitPath, bundle.ProcessLog }) File.Delete(f);
         bundle.RemoveRuntimeLeftovers();
         VmProcessLauncher launcher = Launcher ?? throw new InvalidOperationException("this VmManager cannot start VM processes");
-        using Process process = launcher.Launch(bundle);
+        using Process process = launcher.Launch(bundle, restoreFrom);
         var deadline = Stopwatch.StartNew();
         using var client = new VmProcessClient(bundle.ApiSocket, TimeSpan.FromSeconds(2));
         while (true)
         {
             if (File.Exists(bundle.ApiSocket) && client.TryGetState() != null)
-                return new VmResult(Message: $"started {name} (pid {process.Id})");
+                return new VmResult(Message: $"{(restoreFrom != null ? "restored" : "started")} {name} (pid {process.Id})");
             if (process.HasExited)
             {
                 throw VmException.BadRequest($"{name} did not start: {LastError(bundle)}");
@@ -342,12 +367,6 @@ public sealed class VmManager : IVmActionExecutor
         VmBundle bundle = OpenRunning(name);
         WithClient(bundle, c => c.PatchVm(paused ? "Paused" : "Resumed"));
         return new VmResult(Message: $"{(paused ? "paused" : "resumed")} {name}");
-    }
-
-    private VmResult NotYet(string name, string what)
-    {
-        Home.Open(name);
-        throw new VmException(VmErrorKind.NotAvailable, $"{what} is not available yet: this build has no machine snapshots");
     }
 
     private VmResult Remove(string name, bool force)

@@ -71,6 +71,8 @@ public sealed class VmProcessClient(string socketPath, TimeSpan? timeout = null)
     /// <summary>Sends <c>PUT /actions</c>; returns whether the VM process took it.</summary>
     public void Action(string actionType) => Check(_http.Send(HttpMethod.Put, "actions", JsonSerializer.Serialize(new Dictionary<string, string> { ["action_type"] = actionType })));
 
+    public string SaveSnapshot(string path) => Check(_http.Send(HttpMethod.Put, "snapshot/create", JsonSerializer.Serialize(new Dictionary<string, string> { ["snapshot_path"] = path })));
+
     public string Metrics() => Check(_http.Send(HttpMethod.Get, "metrics"));
 
     public string PatchVm(string state) => Check(_http.Send(HttpMethod.Patch, "vm", JsonSerializer.Serialize(new Dictionary<string, string> { ["state"] = state })));

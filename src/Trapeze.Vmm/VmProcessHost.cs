@@ -16,6 +16,9 @@ public interface IVmProcessControl
     string State { get; }
     DateTimeOffset StartedAt { get; }
 
+    /// <summary>Saves the machine to <paramref name="path"/> (it goes on running).</summary>
+    void SaveSnapshot(string path);
+
     /// <summary>Asks the guest to power off; returns at once.</summary>
     void RequestPowerOff();
 
@@ -45,13 +48,14 @@ public sealed class VmProcessHost : IVmProcessControl
     }
 
     public string Name => _bundle.Name;
-    public string State => "Running";
+    public string State => MachineSnapshots.IsPaused(_machine) ? "Paused" : "Running";
     public DateTimeOffset StartedAt { get; }
 
-    /// <summary>Runs the VM of <paramref name="bundleDirectory"/>; <paramref name="serveApi"/> starts the
+    /// <summary>Runs the VM of <paramref name="bundleDirectory"/>, booting it or, with
+    /// <paramref name="restoreFrom"/>, continuing the guest saved in that snapshot; <paramref name="serveApi"/> starts the
     /// control API on the given socket path. Returns the process exit code: the guest's (0 after a clean
     /// power-off), 2 for a configuration that cannot run, 70 for an internal failure.</summary>
-    public static int Run(string bundleDirectory, Func<IVmProcessControl, string, IDisposable> serveApi)
+    public static int Run(string bundleDirectory, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
     {
         string dir = Path.GetFullPath(bundleDirectory);
         Native.DetachFromTerminal();
@@ -69,7 +73,7 @@ public sealed class VmProcessHost : IVmProcessControl
         string reason;
         try
         {
-            (code, reason) = RunMachine(bundle, serveApi);
+            (code, reason) = RunMachine(bundle, restoreFrom, serveApi);
         }
         catch (Exception e) when (e is MachineConfigException or BootImageException or DiskImageException or VmException)
         {
@@ -88,12 +92,13 @@ public sealed class VmProcessHost : IVmProcessControl
         return code;
     }
 
-    private static (int, string) RunMachine(VmBundle bundle, Func<IVmProcessControl, string, IDisposable> serveApi)
+    private static (int, string) RunMachine(VmBundle bundle, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
     {
         MachineConfig config = bundle.ToMachineConfig();
         using var console = new ConsoleHub(bundle.ConsoleLog);
         using var machine = new VirtMachine(config, console.Write);
-        machine.Load();
+        if (restoreFrom != null) MachineSnapshots.Restore(machine, restoreFrom);
+        else machine.Load();
         var host = new VmProcessHost(bundle, machine);
         console.Listen(bundle.ConsoleSocket, data => machine.EnqueueConsoleInput(data));
         using IDisposable api = serveApi(host, bundle.ApiSocket);
@@ -147,8 +152,13 @@ public sealed class VmProcessHost : IVmProcessControl
 
     public void ForceOff() => _machine.RequestPower(new PowerRequest(PowerRequestKind.PowerOff, 0));
 
-    public void SetPaused(bool paused) =>
-        throw new VmException(VmErrorKind.NotAvailable, $"{(paused ? "pause" : "resume")} is not available yet: this build cannot pause a machine");
+    public void SetPaused(bool paused)
+    {
+        if (paused) MachineSnapshots.Pause(_machine);
+        else MachineSnapshots.Resume(_machine);
+    }
+
+    public void SaveSnapshot(string path) => MachineSnapshots.Save(_machine, path);
 
     /// <summary>The VM process's memory: guest RAM is a fixed mapping, the managed heap is bounded by
     /// DOTNET_GCHeapHardLimit (its limit shows here as the heap's available memory).</summary>

@@ -34,7 +34,9 @@ public sealed class VmProcessLauncher
         return new VmProcessLauncher(host, []);
     }
 
-    public Process Launch(VmBundle bundle)
+    /// <summary>Starts the VM process of <paramref name="bundle"/>; with <paramref name="restoreFrom"/>, it
+    /// continues the guest saved in that snapshot instead of booting.</summary>
+    public Process Launch(VmBundle bundle, string? restoreFrom = null)
     {
         var psi = new ProcessStartInfo(Program)
         {
@@ -50,6 +52,11 @@ public sealed class VmProcessLauncher
         psi.ArgumentList.Add("vm-process");
         psi.ArgumentList.Add("--bundle");
         psi.ArgumentList.Add(bundle.Directory);
+        if (restoreFrom != null)
+        {
+            psi.ArgumentList.Add("--restore");
+            psi.ArgumentList.Add(restoreFrom);
+        }
         // Guest RAM is a native mapping of the configured size; the managed heap is what else can grow, so
         // it gets a hard bound (the runtime fails allocations beyond it with OutOfMemoryException).
         psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + ((long)bundle.Definition.GcHeapLimitMiB << 20).ToString("x", CultureInfo.InvariantCulture);

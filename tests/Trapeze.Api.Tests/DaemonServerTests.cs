@@ -108,7 +108,9 @@ public sealed class DaemonServerTests : IDisposable
         Assert.Equal(HttpStatusCode.Conflict, Send(HttpMethod.Get, "vms/one/metrics").Item1);
         Assert.Equal(HttpStatusCode.BadRequest, Send(HttpMethod.Put, "vms/one/actions", """{"action_type": "Reboot"}""").Item1);
         Assert.Equal(HttpStatusCode.BadRequest, Send(HttpMethod.Patch, "vms/one/vm", """{"state": "Sleeping"}""").Item1);
-        Assert.Equal((HttpStatusCode)501, Send(HttpMethod.Put, "vms/one/snapshot/create", """{"snapshot_tag": "t"}""").Item1);
+        Assert.Equal(HttpStatusCode.Conflict, Send(HttpMethod.Put, "vms/one/snapshot/create", """{"snapshot_tag": "t"}""").Item1);
+        Assert.Equal(HttpStatusCode.NotFound, Send(HttpMethod.Put, "vms/one/snapshot/load", """{"snapshot_tag": "t"}""").Item1);
+        Assert.Equal(HttpStatusCode.BadRequest, Send(HttpMethod.Put, "vms/one/snapshot/load", """{"snapshot_tag": "../t"}""").Item1);
     }
 
     [Fact]

@@ -23,7 +23,8 @@ public sealed class VmBadInputTests
         home.Ok("create", "a", "--kernel", kernel, "--bios", "builtin", "--mem", "64M");
         BadInputTests.AssertRefused(home.Run("create", "a", "--kernel", kernel), "a VM named 'a' already exists");
         BadInputTests.AssertRefused(home.Run("stop", "a"), "a is not running");
-        BadInputTests.AssertRefused(home.Run("snapshot", "save", "a"), "not available yet");
+        BadInputTests.AssertRefused(home.Run("snapshot", "save", "a"), "a is not running");
+        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "a", "t1"), "a has no snapshot 't1'");
 
         File.WriteAllText(Path.Combine(home.Bundle("a"), "vm.json"), """{"version": 1, "name": "a", "cpus": 99}""");
         BadInputTests.AssertRefused(home.Run("start", "a"), "vm.json: 'cpus' must be an integer in 1..64, not 99");

@@ -33,6 +33,9 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.Contains("hello-42", shown);
         // Detaching leaves the VM running.
         Assert.Equal("running", home.States()["one"]);
+        // Pause and snapshots reach the VM process, which refuses them until the machine can be paused.
+        BadInputTests.AssertRefused(home.Run("pause", "one"), "pause is not available yet");
+        BadInputTests.AssertRefused(home.Run("snapshot", "save", "one", "t1"), "snapshot save is not available yet");
 
         var stop = home.Ok("stop", "one", "--timeout", "30");
         Assert.Contains("the guest powered off", stop.Stderr);

@@ -175,11 +175,13 @@ public sealed class VmManagerTests : IDisposable
     }
 
     [Fact]
-    public void Snapshot_actions_say_they_are_not_available_yet()
+    public void Snapshots_need_a_running_vm_to_save_and_a_file_to_restore()
     {
         _t.Manager.Execute(new VmAction.Create(_t.Request("a")));
-        AssertRefused(VmErrorKind.NotAvailable, "not available yet", new VmAction.Snapshot("a", "t"));
-        AssertRefused(VmErrorKind.NotAvailable, "not available yet", new VmAction.Restore("a", "t"));
+        AssertRefused(VmErrorKind.Conflict, "a is not running", new VmAction.Snapshot("a", "t"));
+        AssertRefused(VmErrorKind.Conflict, "a is not running", new VmAction.Pause("a"));
+        AssertRefused(VmErrorKind.NotFound, "a has no snapshot 't'", new VmAction.Restore("a", "t"));
+        AssertRefused(VmErrorKind.BadRequest, "snapshot tag '../t'", new VmAction.Restore("a", "../t"));
     }
 
     private void AssertRefused(VmErrorKind kind, string message, VmAction action)
