@@ -28,12 +28,7 @@ public sealed class DaemonClient(VmHome home, VmManager local) : IVmActionExecut
 
     public VmResult Execute(VmAction action)
     {
-        string? n = action switch
-        {
-            VmAction.List or VmAction.Create or VmAction.Import or VmAction.Export => null,
-            _ => (string)action.GetType().GetProperty("Name")!.GetValue(action)!,
-        };
-        string vm = n != null ? "vms/" + Uri.EscapeDataString(n) : "";
+        string vm = action.Target is { } n && action is not VmAction.Import ? "vms/" + Uri.EscapeDataString(n) : "";
         switch (action)
         {
             case VmAction.Export or VmAction.Import:

@@ -15,7 +15,8 @@ public static class Program
           disasm     disassemble a RISC-V ELF or raw binary
           disk       create, describe, grow and convert disk images (raw, qcow2)
           fuzz-jit   differential fuzzing of the binary translator against the interpreter (diagnostic)
-          create, start, stop, kill, pause, resume, snapshot, list, console, rm, export, import
+          create, start, stop, kill, pause, resume, snapshot, resize, list, console, rm,
+                     export, import
                      VMs kept as directories under $TRAPEZE_HOME, each run in a process of its own
                      (see 'trapeze help create')
           daemon     serve the REST API on $TRAPEZE_HOME/trapezed.sock

@@ -24,6 +24,8 @@ public static class VmCommands
                trapeze kill NAME             end the VM process at once
                trapeze pause|resume NAME
                trapeze snapshot save|restore NAME [TAG]
+               trapeze resize NAME DRIVE SIZE
+                                             grow a disk of a powered-off VM (e.g. vda 8G)
                trapeze list                  every VM: state, CPUs, memory, uptime
                trapeze console NAME          attach to the serial console (Ctrl-A d detaches)
                trapeze rm NAME [--force]     delete the VM (--force: even while it runs)
@@ -43,7 +45,7 @@ public static class VmCommands
         """;
 
     public static readonly string[] Verbs =
-        ["create", "start", "stop", "kill", "pause", "resume", "snapshot", "list", "ls", "console", "rm", "export", "import"];
+        ["create", "start", "stop", "kill", "pause", "resume", "snapshot", "resize", "list", "ls", "console", "rm", "export", "import"];
 
     public static int Execute(string verb, string[] args)
     {
@@ -87,6 +89,13 @@ public static class VmCommands
                 string tag = a.Positional.Count == 3 ? a.Positional[2] : "default";
                 VmNames.CheckDeviceId(tag, "snapshot tag");
                 return a.Positional[0] == "save" ? new VmAction.Snapshot(a.Positional[1], tag) : new VmAction.Restore(a.Positional[1], tag);
+            }
+            case "resize":
+            {
+                var a = new ArgReader("resize", args, [], []);
+                if (a.Positional.Count != 3) throw new UsageException("resize: expected NAME DRIVE SIZE");
+                VmNames.Check(a.Positional[0]);
+                return new VmAction.ResizeDisk(a.Positional[0], a.Positional[1], DiskCommand.ParseSize("resize", a.Positional[2], allowZero: false));
             }
             case "export":
             {

@@ -9,6 +9,21 @@ public abstract record VmAction
 {
     private VmAction() { }
 
+    /// <summary>The VM the action is about (for import, the new name if one is given), or null (list).</summary>
+    public string? Target => this switch
+    {
+        Create c => c.Request.Name,
+        Start a => a.Name, Stop a => a.Name, Kill a => a.Name, RequestPowerOff a => a.Name,
+        Pause a => a.Name, Resume a => a.Name, Snapshot a => a.Name, Restore a => a.Name,
+        ResizeDisk a => a.Name, Remove a => a.Name, ConfigureMachine a => a.Name, ConfigureBoot a => a.Name,
+        ConfigureDrive a => a.Name, ConfigureNetworkInterface a => a.Name, Export a => a.Name,
+        Describe a => a.Name, Metrics a => a.Name, Import a => a.Name,
+        _ => null,
+    };
+
+    /// <summary>Whether the action only reads (it may then run beside another action on the same VM).</summary>
+    public bool IsQuery => this is List or Describe or Metrics;
+
     /// <summary>Makes a new bundle. Images named in <paramref name="Request"/> are copied into it.</summary>
     public sealed record Create(VmCreateRequest Request) : VmAction;
 

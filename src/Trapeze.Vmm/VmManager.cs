@@ -24,7 +24,17 @@ public sealed class VmManager : IVmActionExecutor
     public VmHome Home { get; }
     public VmProcessLauncher? Launcher { get; }
 
-    public VmResult Execute(VmAction action) => action switch
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> _locks = new(StringComparer.Ordinal);
+
+    /// <summary>Carries out <paramref name="action"/>. Actions that change a VM run one at a time per VM (the
+    /// daemon takes requests concurrently): a start cannot overtake a stop, nor two creates meet.</summary>
+    public VmResult Execute(VmAction action)
+    {
+        if (action.IsQuery || action.Target is not { } name) return Carry(action);
+        lock (_locks.GetOrAdd(name, _ => new object())) return Carry(action);
+    }
+
+    private VmResult Carry(VmAction action) => action switch
     {
         VmAction.Create a => Create(a.Request),
         VmAction.Start a => Start(a.Name),

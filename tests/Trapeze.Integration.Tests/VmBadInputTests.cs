@@ -23,6 +23,10 @@ public sealed class VmBadInputTests
         home.Ok("create", "a", "--kernel", kernel, "--bios", "builtin", "--mem", "64M");
         BadInputTests.AssertRefused(home.Run("create", "a", "--kernel", kernel), "a VM named 'a' already exists");
         BadInputTests.AssertRefused(home.Run("stop", "a"), "a is not running");
+        BadInputTests.AssertRefused(home.Run("resize", "a", "vda", "1G"), "a has no drive 'vda'");
+        home.Ok("create", "b", "--kernel", kernel, "--bios", "builtin", "--mem", "64M", "--disk", "size=1M");
+        home.Ok("resize", "b", "vda", "2M");
+        BadInputTests.AssertRefused(home.Run("resize", "b", "vda", "1M"), "shrink");
         BadInputTests.AssertRefused(home.Run("snapshot", "save", "a"), "a is not running");
         BadInputTests.AssertRefused(home.Run("snapshot", "restore", "a", "t1"), "a has no snapshot 't1'");
 
