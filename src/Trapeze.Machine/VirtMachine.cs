@@ -23,7 +23,7 @@ namespace Trapeze.Machine;
 /// virtio-mmio slots, with a device tree generated from the devices. One host thread per hart while
 /// running; each virtio device does its I/O on a thread of its own.
 /// </summary>
-public sealed class VirtMachine : IDisposable
+public sealed partial class VirtMachine : IDisposable
 {
     public const ulong TestBase = 0x0010_0000, RtcBase = 0x0010_1000, ClintBase = 0x0200_0000,
         PlicBase = 0x0c00_0000, UartBase = 0x1000_0000, DramBase = 0x8000_0000;
@@ -33,9 +33,20 @@ public sealed class VirtMachine : IDisposable
     public const int VirtioIrqBase = 1;
 
     private readonly List<Thread> _threads = [];
+    /// <summary>Set while a power request waits to be carried out (console input stops waiting then).</summary>
     private readonly ManualResetEventSlim _powerEvent = new(false);
-    private readonly object _powerLock = new();
+    /// <summary>Wakes <see cref="Run"/> to stop the hart threads: a power request or a pause.</summary>
+    private readonly ManualResetEventSlim _stopEvent = new(false);
+    /// <summary>Guards the run state below; waited on (Monitor) for changes of it.</summary>
+    private readonly object _runLock = new();
     private PowerRequest? _powerRequest;
+    /// <summary>A pause was asked for and not yet ended by Resume.</summary>
+    private bool _pauseRequested;
+    /// <summary><see cref="Run"/> is doing something other than waiting out a pause: hart threads may run,
+    /// or a reset is being carried out.</summary>
+    private bool _runnerBusy;
+    private bool _running;
+    private bool _disposed;
     private BootImages? _images;
     private Exception? _hartFailure;
 
@@ -308,12 +319,14 @@ public sealed class VirtMachine : IDisposable
 
     private void ResetDevicesAndHarts()
     {
+        // Harts first: the devices' resets drive the harts' pins (the CLINT hands each hart mtimecmp = 0), and a
+        // hart reset afterwards would leave the pins disagreeing with the devices — which a snapshot would show.
+        foreach (var h in Harts) h.Reset(BootRom.Base);
+        Clock.Set(0);
         Plic.Reset();
         Clint.Reset();
         Uart.Reset();
         Rtc.Reset();
-        foreach (var h in Harts) h.Reset(BootRom.Base);
-        Clock.Set(0);
     }
 
     private byte[] BuildDeviceTree((ulong, ulong)? initrd) =>
@@ -354,46 +367,84 @@ public sealed class VirtMachine : IDisposable
     /// <summary>A power-off, failure or reset request from the guest (test device, SBI SRST, HTIF).</summary>
     public void RequestPower(PowerRequest request)
     {
-        lock (_powerLock)
+        lock (_runLock)
         {
             // The first request wins; a reset is not overridden by a later power-off from another hart.
             _powerRequest ??= request;
+            // Under the lock: Run clears stop requests only under it, and never with a request pending.
+            foreach (var h in Harts) h.RequestStop();
+            _powerEvent.Set();
+            _stopEvent.Set();
+            Monitor.PulseAll(_runLock);
         }
-        foreach (var h in Harts) h.RequestStop();
-        _powerEvent.Set();
     }
 
     /// <summary>Runs the machine until the guest powers it off (or <paramref name="cancel"/> fires), handling
-    /// resets. Returns the guest's exit code: 0 for a clean power-off.</summary>
+    /// resets and pauses: while the machine is paused (<see cref="Pause"/>) this waits for <see cref="Resume"/>.
+    /// A machine restored from a snapshot continues from it. Returns the guest's exit code: 0 for a clean power-off.</summary>
     public int Run(CancellationToken cancel = default)
     {
-        using var reg = cancel.Register(() => RequestPower(new PowerRequest(PowerRequestKind.Fail, 130)));
-        while (true)
+        lock (_runLock)
         {
-            StartHarts();
-            _powerEvent.Wait();
-            JoinHarts();
-            if (_hartFailure != null)
-                throw new MachineFailureException("internal error in the hart thread", _hartFailure);
-            PowerRequest request;
-            lock (_powerLock)
+            if (_running) throw new InvalidOperationException("the machine is already running");
+            _running = true;
+        }
+        try
+        {
+            using var reg = cancel.Register(() => RequestPower(new PowerRequest(PowerRequestKind.Fail, 130)));
+            while (true)
             {
-                request = _powerRequest ?? new PowerRequest(PowerRequestKind.PowerOff, 0);
-                _powerRequest = null;
-                _powerEvent.Reset();
+                PowerRequest? request;
+                lock (_runLock)
+                {
+                    _runnerBusy = false;
+                    Monitor.PulseAll(_runLock);
+                    // While paused, only a power-off or failure is carried out (it changes nothing in the machine);
+                    // a reset would, so it waits for Resume.
+                    while (_pauseRequested && _powerRequest is null or { Kind: PowerRequestKind.Reset })
+                        Monitor.Wait(_runLock);
+                    _runnerBusy = true;
+                    request = _powerRequest;
+                    if (request == null) StartHarts();
+                }
+                if (request == null)
+                {
+                    _stopEvent.Wait();
+                    JoinHarts();
+                    if (_hartFailure != null)
+                        throw new MachineFailureException("internal error in the hart thread", _hartFailure);
+                    lock (_runLock) request = _powerRequest;
+                    if (request == null) continue; // a pause
+                }
+                lock (_runLock)
+                {
+                    _powerRequest = null;
+                    _powerEvent.Reset();
+                }
+                if (request.Value.Kind == PowerRequestKind.Reset)
+                {
+                    Resets++;
+                    Load();
+                    continue;
+                }
+                return request.Value.Kind == PowerRequestKind.PowerOff ? 0 : request.Value.ExitCode;
             }
-            if (request.Kind == PowerRequestKind.Reset)
+        }
+        finally
+        {
+            lock (_runLock)
             {
-                Resets++;
-                Load();
-                continue;
+                _running = false;
+                _runnerBusy = false;
+                Monitor.PulseAll(_runLock);
             }
-            return request.Kind == PowerRequestKind.PowerOff ? 0 : request.ExitCode;
         }
     }
 
+    /// <summary>Starts a thread per hart. Under <see cref="_runLock"/>, with no power request pending.</summary>
     private void StartHarts()
     {
+        _stopEvent.Reset();
         _threads.Clear();
         foreach (var h in Harts)
         {
@@ -406,6 +457,7 @@ public sealed class VirtMachine : IDisposable
 
     private void RunHart(Hart h)
     {
+        _hartOfThisThread = this;
         try
         {
             h.Run();
@@ -423,9 +475,25 @@ public sealed class VirtMachine : IDisposable
         _threads.Clear();
     }
 
+    /// <summary>Stops the machine and releases it. A <see cref="Run"/> still going on another thread (a paused
+    /// one included) is ended as by a failure (exit code 1) and waited for.</summary>
     public void Dispose()
     {
-        foreach (var h in Harts) h.RequestStop();
+        lock (_runLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var h in Harts) h.RequestStop();
+            if (_running)
+            {
+                if (_powerRequest is null or { Kind: PowerRequestKind.Reset }) _powerRequest = new PowerRequest(PowerRequestKind.Fail, 1);
+                _powerEvent.Set();
+                _stopEvent.Set();
+                Monitor.PulseAll(_runLock);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (_running && DateTime.UtcNow < deadline) Monitor.Wait(_runLock, 100);
+            }
+        }
         JoinHarts();
         foreach (var h in Harts) h.Dispose();
         Translator?.Dispose();
@@ -435,6 +503,7 @@ public sealed class VirtMachine : IDisposable
         Dram.Dispose();
         Rom.Dispose();
         _powerEvent.Dispose();
+        _stopEvent.Dispose();
     }
 
     private sealed class RamWriter(GuestMemory memory, ulong ramBase, ulong ramSize) : IPhysicalMemoryWriter

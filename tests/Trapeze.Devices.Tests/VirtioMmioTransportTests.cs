@@ -290,6 +290,31 @@ public sealed class VirtioMmioTransportTests : IDisposable
     }
 
     [Fact]
+    public void Pause_waits_for_the_request_in_flight_and_then_holds_the_device_still()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var device = new BlockingDevice(gate);
+        var d = Driver(device);
+        DriverQueue q = d.Start()[0];
+        q.Add(Buffer.In(_ram.Alloc(8), 8));
+        q.Kick();
+        Assert.True(device.Entered.Wait(TimeSpan.FromSeconds(10)), "the worker never ran");
+        using var paused = new ManualResetEventSlim(false);
+        new Thread(() => { d.Transport.Pause(); paused.Set(); }).Start();
+        Assert.False(paused.Wait(100), "Pause returned with a request in flight");
+        gate.Set();
+        Assert.True(paused.Wait(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, q.UsedIdx);
+        // Paused: a notify is kept, and nothing is done until Resume.
+        q.Add(Buffer.In(_ram.Alloc(8), 8));
+        q.Kick();
+        Thread.Sleep(50);
+        Assert.Equal(1, q.UsedIdx);
+        d.Transport.Resume();
+        Assert.Equal(8u, q.WaitUsed()[0].Len);
+    }
+
+    [Fact]
     public void No_notify_is_ever_lost()
     {
         // A notify that lands while the worker is finishing its run must start another run.

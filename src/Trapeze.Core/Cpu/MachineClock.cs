@@ -69,6 +69,19 @@ public sealed class MachineClock
         return TimeSpan.FromTicks((long)(delta * (ulong)TimeSpan.TicksPerSecond / Frequency));
     }
 
+    /// <summary>Captures mtime. Meant for a paused clock, whose value stands still.</summary>
+    public MachineClockState SaveState() => new(Now);
+
+    /// <summary>Sets mtime from a snapshot; a paused clock stays paused at that value.</summary>
+    public void RestoreState(MachineClockState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Set(state.Ticks);
+    }
+
     private static ulong ToTicks(long stopwatchTicks) =>
         (ulong)((Int128)stopwatchTicks * (long)Frequency / Stopwatch.Frequency);
 }
+
+/// <summary>What a snapshot keeps of the board's timebase: mtime when it was taken.</summary>
+public sealed record MachineClockState(ulong Ticks);

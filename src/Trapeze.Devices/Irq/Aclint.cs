@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Trapeze.Core.Cpu;
 using Trapeze.Core.Memory;
 using Trapeze.Devices.Fdt;
@@ -31,7 +32,7 @@ public sealed class Aclint : IMmioDevice, IDeviceTreeNode
     private readonly IHartPins[] _harts;
     private readonly MachineClock _clock;
 
-    // Guest-visible state (plain fields, for a future State record).
+    // Guest-visible state (AclintState in snapshots).
     private readonly bool[] _msip;
     private readonly ulong[] _mtimecmp;
 
@@ -66,6 +67,30 @@ public sealed class Aclint : IMmioDevice, IDeviceTreeNode
                 _mtimecmp[hart] = 0;
                 _harts[hart].SetMachineSoftwareInterrupt(false);
                 _harts[hart].SetMachineTimerCompare(0);
+            }
+        }
+    }
+
+    /// <summary>Captures msip and mtimecmp of every hart (mtime is the board clock's).</summary>
+    public AclintState SaveState()
+    {
+        lock (_lock) return new AclintState([.. _msip], [.. _mtimecmp]);
+    }
+
+    /// <summary>Puts msip and mtimecmp back and hands them to the harts' pins.</summary>
+    public void RestoreState(AclintState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Msip.Length != _harts.Length || state.Mtimecmp.Length != _harts.Length)
+            throw new ArgumentException($"{Name}: the saved state is for {state.Msip.Length} harts, not {_harts.Length}");
+        lock (_lock)
+        {
+            for (int hart = 0; hart < _harts.Length; hart++)
+            {
+                _msip[hart] = state.Msip[hart];
+                _mtimecmp[hart] = state.Mtimecmp[hart];
+                _harts[hart].SetMachineSoftwareInterrupt(_msip[hart]);
+                _harts[hart].SetMachineTimerCompare(_mtimecmp[hart]);
             }
         }
     }
@@ -188,3 +213,6 @@ public sealed class Aclint : IMmioDevice, IDeviceTreeNode
         }
     }
 }
+
+/// <summary>What a snapshot keeps of the CLINT: msip and mtimecmp, by hart.</summary>
+public sealed record AclintState(ImmutableArray<bool> Msip, ImmutableArray<ulong> Mtimecmp);

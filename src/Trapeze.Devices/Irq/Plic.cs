@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Trapeze.Core.Cpu;
 using Trapeze.Core.Memory;
 using Trapeze.Devices.Fdt;
@@ -40,7 +42,7 @@ public sealed class Plic : IMmioDevice, IIrqSink, IDeviceTreeNode
     private readonly int _contexts;
     private readonly uint[] _validMask;
 
-    // Guest-visible state (plain fields, for a future State record).
+    // Guest-visible state (PlicState in snapshots).
     private readonly uint[] _priority;   // [source], source 0 hard-wired to 0
     private readonly uint[] _pending;    // [word]
     private readonly uint[] _claimed;    // [word]: in service, gateway closed until completion
@@ -107,6 +109,52 @@ public sealed class Plic : IMmioDevice, IIrqSink, IDeviceTreeNode
                 Drive(context, false);
             }
             UpdateOutputs();
+        }
+    }
+
+    /// <summary>Captures the registers, gateways and input levels (the outputs follow from them).</summary>
+    public PlicState SaveState()
+    {
+        lock (_lock)
+        {
+            return new PlicState(Copy(_priority), Copy(_pending), Copy(_claimed), Copy(_level), Copy(_enable), Copy(_threshold));
+        }
+
+        static ImmutableArray<uint> Copy(uint[] a) => ImmutableCollectionsMarshal.AsImmutableArray((uint[])a.Clone());
+    }
+
+    /// <summary>Puts the controller in a saved state and drives every hart's external-interrupt pins to match
+    /// (unconditionally: the harts' pins were restored separately). Refuses a state of another shape.</summary>
+    public void RestoreState(PlicState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Priority.Length != _priority.Length || state.Pending.Length != _words || state.Claimed.Length != _words
+            || state.Level.Length != _words || state.Enable.Length != _enable.Length || state.Threshold.Length != _contexts)
+            throw new ArgumentException($"{Name}: the saved state is for another number of sources or harts");
+        lock (_lock)
+        {
+            state.Priority.CopyTo(_priority);
+            state.Pending.CopyTo(_pending);
+            state.Claimed.CopyTo(_claimed);
+            state.Level.CopyTo(_level);
+            state.Enable.CopyTo(_enable);
+            state.Threshold.CopyTo(_threshold);
+            // WARL fields and reserved bits: a state from elsewhere gets the values a guest could have written.
+            _priority[0] = 0;
+            for (int i = 1; i < _priority.Length; i++) _priority[i] &= MaxPriority;
+            for (int i = 0; i < _threshold.Length; i++) _threshold[i] &= MaxPriority;
+            for (int w = 0; w < _words; w++)
+            {
+                _pending[w] &= _validMask[w];
+                _claimed[w] &= _validMask[w];
+                _level[w] &= _validMask[w];
+                for (int c = 0; c < _contexts; c++) _enable[c * _words + w] &= _validMask[w];
+            }
+            for (int context = 0; context < _contexts; context++)
+            {
+                _output[context] = Best(context) != 0;
+                Drive(context, _output[context]);
+            }
         }
     }
 
@@ -317,3 +365,9 @@ public sealed class Plic : IMmioDevice, IIrqSink, IDeviceTreeNode
         else hart.SetSupervisorExternalInterrupt(level);
     }
 }
+
+/// <summary>What a snapshot keeps of the PLIC. Arrays as in the device: <paramref name="Priority"/> by source
+/// (0 included), the bit sets by 32-bit word, <paramref name="Enable"/> by context then word,
+/// <paramref name="Threshold"/> by context (2h: hart h's M-mode, 2h+1: its S-mode).</summary>
+public sealed record PlicState(ImmutableArray<uint> Priority, ImmutableArray<uint> Pending, ImmutableArray<uint> Claimed,
+    ImmutableArray<uint> Level, ImmutableArray<uint> Enable, ImmutableArray<uint> Threshold);

@@ -37,7 +37,7 @@ public sealed class GoldfishRtc : IMmioDevice, IDeviceTreeNode, IDisposable
     private ITimer? _timer;
     private bool _disposed;
 
-    // Guest-visible state (plain fields, for a future State record).
+    // Guest-visible state (GoldfishRtcState in snapshots).
     private ulong _offset;     // guest time minus host time, in ns (wrapping)
     private uint _timeHigh;    // latched by the last TIME_LOW read
     private ulong _alarm;
@@ -79,6 +79,33 @@ public sealed class GoldfishRtc : IMmioDevice, IDeviceTreeNode, IDisposable
             _irqPending = false;
             _irqEnabled = false;
             _irq.Lower();
+        }
+    }
+
+    /// <summary>Captures the clock's offset from host time, the latch, the alarm and the interrupt.</summary>
+    public GoldfishRtcState SaveState()
+    {
+        lock (_lock) return new GoldfishRtcState(_offset, _timeHigh, _alarm, _alarmRunning, _irqPending, _irqEnabled);
+    }
+
+    /// <summary>
+    /// Puts the RTC in a saved state. The guest's time is host time plus the saved offset, so a restored guest's
+    /// wall clock moves on by the time the snapshot lay unused, as a real clock would (QEMU's RTC follows the
+    /// host clock too). A running alarm is armed again; one due meanwhile fires at once.
+    /// </summary>
+    public void RestoreState(GoldfishRtcState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_lock)
+        {
+            Disarm();
+            _offset = state.Offset;
+            _timeHigh = state.TimeHigh;
+            _alarm = state.Alarm;
+            _irqPending = state.IrqPending;
+            _irqEnabled = state.IrqEnabled;
+            if (state.AlarmRunning) Arm();
+            UpdateIrq();
         }
     }
 
@@ -231,3 +258,7 @@ public sealed class GoldfishRtc : IMmioDevice, IDeviceTreeNode, IDisposable
 
     private void UpdateIrq() => _irq.Set(_irqPending && _irqEnabled);
 }
+
+/// <summary>What a snapshot keeps of the Goldfish RTC. <paramref name="Offset"/>: guest time minus host time in
+/// ns (wrapping); <paramref name="TimeHigh"/>: the half latched by the last TIME_LOW read.</summary>
+public sealed record GoldfishRtcState(ulong Offset, uint TimeHigh, ulong Alarm, bool AlarmRunning, bool IrqPending, bool IrqEnabled);

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Trapeze.Core.Memory;
 using Trapeze.Devices.Fdt;
 using Trapeze.Devices.Irq;
@@ -79,7 +80,7 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
     private readonly IrqLine _irq;
     private readonly Action<byte> _output;
 
-    // Guest-visible state (plain fields, for a future State record).
+    // Guest-visible state (Ns16550State in snapshots).
     private byte _ier;
     private byte _fcr;
     private byte _lcr;
@@ -121,6 +122,9 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
 
     public IrqLine Irq => _irq;
 
+    /// <summary>Host input bytes the backlog can hold.</summary>
+    public int BacklogCapacity => _backlog.Length;
+
     /// <summary>Host bytes waiting to enter the receive FIFO.</summary>
     public int BacklogCount
     {
@@ -147,6 +151,52 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
             Refill();
             _irqLevel = InterruptId() != IirNoInterrupt;
             _irq.Set(_irqLevel);
+        }
+    }
+
+    /// <summary>Captures the registers, the receive FIFO and the host input not yet in it.</summary>
+    public Ns16550State SaveState()
+    {
+        lock (_lock)
+        {
+            var fifo = new byte[_rxCount];
+            for (int i = 0; i < fifo.Length; i++) fifo[i] = _rxFifo[(_rxHead + i) % FifoDepth];
+            var backlog = new byte[_backlogCount];
+            for (int i = 0; i < backlog.Length; i++) backlog[i] = _backlog[(_backlogHead + i) % _backlog.Length];
+            return new Ns16550State(_ier, _fcr, _lcr, _mcr, _lsrErrors, _msr, _scr, _divisor, _transmitterEmptyPending,
+                [.. fifo], [.. backlog]);
+        }
+    }
+
+    /// <summary>Puts the UART in a saved state and drives its interrupt line to match. Register values are
+    /// masked as guest writes would be; a FIFO or backlog larger than this device's is refused.</summary>
+    public void RestoreState(Ns16550State state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.ReceiveFifo.Length > FifoDepth)
+            throw new ArgumentException($"{Name}: a receive FIFO of {state.ReceiveFifo.Length} bytes (at most {FifoDepth})");
+        if (state.Backlog.Length > _backlog.Length)
+            throw new ArgumentException($"{Name}: {state.Backlog.Length} bytes of pending input (room for {_backlog.Length})");
+        lock (_lock)
+        {
+            _ier = (byte)(state.Ier & IerMask);
+            _fcr = (byte)(state.Fcr & FcrStickyMask);
+            _lcr = state.Lcr;
+            _mcr = (byte)(state.Mcr & McrMask);
+            _lsrErrors = (byte)(state.LsrErrors & (LsrOverrun | LsrBreak));
+            _msr = state.Msr;
+            _scr = state.Scr;
+            _divisor = state.Divisor;
+            _transmitterEmptyPending = state.TransmitterEmptyPending;
+            _rxHead = 0;
+            _rxCount = state.ReceiveFifo.Length;
+            state.ReceiveFifo.CopyTo(_rxFifo);
+            _backlogHead = 0;
+            _backlogCount = state.Backlog.Length;
+            state.Backlog.CopyTo(_backlog);
+            _irqLevel = InterruptId() != IirNoInterrupt;
+            _irq.Set(_irqLevel);
+            Monitor.PulseAll(_lock);
         }
     }
 
@@ -468,3 +518,8 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
         _irq.Set(level);
     }
 }
+
+/// <summary>What a snapshot keeps of an NS16550A: its registers (<paramref name="LsrErrors"/>: the sticky
+/// overrun and break bits), the receive FIFO oldest byte first, and host input waiting to enter it.</summary>
+public sealed record Ns16550State(byte Ier, byte Fcr, byte Lcr, byte Mcr, byte LsrErrors, byte Msr, byte Scr,
+    ushort Divisor, bool TransmitterEmptyPending, ImmutableArray<byte> ReceiveFifo, ImmutableArray<byte> Backlog);

@@ -18,6 +18,7 @@ internal sealed class DeviceWorker(string name, Action<ulong> process) : IDispos
     private long _pending;   // queues asked for, one bit each
     private int _busy;       // 1 from taking bits until they are processed
     private volatile bool _disposed;
+    private bool _paused;    // changed and read under ProcessLock
 
     /// <summary>Held while the device processes queues.</summary>
     public object ProcessLock { get; } = new();
@@ -62,12 +63,37 @@ internal sealed class DeviceWorker(string name, Action<ulong> process) : IDispos
                     if (Volatile.Read(ref _pending) == 0) break;
                     continue;
                 }
+                bool paused;
                 lock (ProcessLock)
                 {
-                    if (!_disposed) _process((ulong)queues);
+                    paused = _paused;
+                    if (!paused && !_disposed) _process((ulong)queues);
+                }
+                if (paused)
+                {
+                    // Kept for Resume; the thread sleeps until then (Resume wakes it).
+                    Interlocked.Or(ref _pending, queues);
+                    Interlocked.Exchange(ref _busy, 0);
+                    break;
                 }
             }
         }
+    }
+
+    /// <summary>Holds the device still: returns once the run in progress (if any) has finished, after which no run
+    /// starts — so no DMA — until <see cref="Resume"/>. Notifications meanwhile are kept, not lost.</summary>
+    public void Pause()
+    {
+        lock (ProcessLock) _paused = true;
+    }
+
+    /// <summary>Ends a <see cref="Pause"/> and serves what was asked for meanwhile.</summary>
+    public void Resume()
+    {
+        lock (ProcessLock) _paused = false;
+        if (Volatile.Read(ref _pending) == 0 || _disposed) return;
+        if (_thread == null) Start();
+        _wake.Release();
     }
 
     /// <summary>Waits until nothing is asked for or being processed; false on time-out.</summary>

@@ -44,7 +44,22 @@ public interface IVirtioDevice
     /// <summary>Returns to the power-on state (the driver wrote 0 to the status register). No request is in
     /// flight when this is called.</summary>
     void Reset();
+
+    /// <summary>The device's own part of a snapshot (what the transport's registers and rings do not say), or
+    /// null when it has none. Called with the device held still: no request in flight.</summary>
+    VirtioDeviceState? SaveState() => null;
+
+    /// <summary>Puts back what <see cref="SaveState"/> returned (null: nothing). Called with the device held
+    /// still, before <see cref="Activate"/> is called again for a device the driver had started (so a device
+    /// whose negotiated features are all it keeps needs no state of its own).</summary>
+    void RestoreState(VirtioDeviceState? state)
+    {
+        if (state != null) throw new ArgumentException($"{Name} keeps no state, but was given {state.GetType().Name}");
+    }
 }
+
+/// <summary>A virtio device's own part of a snapshot (STYLE rule 8); each device with one derives a record.</summary>
+public abstract record VirtioDeviceState;
 
 /// <summary>What a device sees of its transport.</summary>
 public interface IVirtioTransport

@@ -66,6 +66,21 @@ public sealed class VirtQueue
     /// <summary>The used ring index as last published.</summary>
     public ushort UsedIndex => _usedIdx;
 
+    /// <summary>Whether the used-buffer notification state is known (EVENT_IDX: the used index last signalled).</summary>
+    public ushort SignalledUsedIndex => _signalledUsed;
+
+    public bool SignalledValid => _signalledValid;
+
+    /// <summary>Sets the device's positions in the rings (a snapshot restore), before the queue is served.</summary>
+    public void RestorePosition(ushort lastAvail, ushort usedIndex, ushort signalledUsed, bool signalledValid)
+    {
+        _lastAvail = lastAvail;
+        _usedIdx = usedIndex;
+        _signalledUsed = signalledUsed;
+        _signalledValid = signalledValid;
+        _pushedSinceCheck = false;
+    }
+
     /// <summary>Bytes of each ring for a queue of <paramref name="size"/> entries (with the event fields).</summary>
     public static ulong DescriptorTableBytes(uint size) => (ulong)size * DescriptorSize;
 

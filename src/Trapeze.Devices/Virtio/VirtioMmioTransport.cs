@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Immutable;
 using Trapeze.Core.Memory;
 using Trapeze.Devices.Fdt;
 using Trapeze.Devices.Irq;
@@ -81,7 +82,7 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
     private readonly QueueSetup[] _setup;
     private readonly VirtQueue?[] _queues;
 
-    // Guest-visible state (plain fields, for a future State record).
+    // Guest-visible state (VirtioMmioState in snapshots).
     private uint _status;
     private uint _deviceFeaturesSel;
     private uint _driverFeaturesSel;
@@ -455,6 +456,122 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
         }
     }
 
+    /// <summary>Holds the device still (a paused machine): returns once the request in progress is done; from
+    /// then on the device does no DMA until <see cref="Resume"/>. Notifications meanwhile are kept.</summary>
+    public void Pause() => _worker?.Pause();
+
+    /// <summary>Ends a <see cref="Pause"/>.</summary>
+    public void Resume() => _worker?.Resume();
+
+    /// <summary>Captures the registers, each queue's configuration and ring positions, and the device's own
+    /// state; null for an empty slot. Meant for a paused device (<see cref="Pause"/>), which has no request in
+    /// flight.</summary>
+    public VirtioMmioState? SaveState()
+    {
+        if (_device == null) return null;
+        lock (_worker!.ProcessLock)
+        {
+            lock (_lock)
+            {
+                var queues = new VirtQueueState[_setup.Length];
+                for (int i = 0; i < queues.Length; i++)
+                {
+                    QueueSetup q = _setup[i];
+                    VirtQueue? live = _queues[i];
+                    queues[i] = new VirtQueueState(q.Num, q.Desc, q.Driver, q.Device, q.Ready, live != null,
+                        live?.LastAvailIndex ?? 0, live?.UsedIndex ?? 0, live?.SignalledUsedIndex ?? 0, live?.SignalledValid ?? false,
+                        live?.Error ?? VirtQueueError.None);
+                }
+                return new VirtioMmioState(_status, _deviceFeaturesSel, _driverFeaturesSel, _driverFeatures, _queueSel,
+                    _interruptStatus, _configGeneration, Failure, [.. queues], _device.SaveState());
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts the transport and its device in a saved state: registers, queues (rebuilt over the saved rings at
+    /// the saved positions), the device's own state, and the interrupt line. A device the driver had started is
+    /// activated again with the negotiated features, and every queue is looked at once the device runs (a
+    /// notification taken before the snapshot but not yet served is not lost). Refuses a state that does not fit
+    /// this slot's device or that a driver could not have produced (ArgumentException), before changing anything.
+    /// Meant for a paused device.
+    /// </summary>
+    public void RestoreState(VirtioMmioState? state)
+    {
+        if (_device == null)
+        {
+            if (state != null) throw new ArgumentException($"{Name}: a saved device for an empty slot");
+            return;
+        }
+        if (state == null) throw new ArgumentException($"{Name}: no saved state for its {_device.Name}");
+        CheckState(state);
+        lock (_worker!.ProcessLock)
+        {
+            lock (_lock)
+            {
+                foreach (VirtQueue? q in _queues) q?.Stop();
+                _status = state.Status;
+                _deviceFeaturesSel = state.DeviceFeaturesSel;
+                _driverFeaturesSel = state.DriverFeaturesSel;
+                _driverFeatures = state.DriverFeatures;
+                _queueSel = state.QueueSel;
+                _interruptStatus = state.InterruptStatus;
+                _configGeneration = state.ConfigGeneration;
+                Failure = state.Failure;
+                FailureException = null;
+                for (int i = 0; i < _setup.Length; i++)
+                {
+                    VirtQueueState q = state.Queues[i];
+                    _setup[i] = new QueueSetup { Num = q.Num, Desc = q.Desc, Driver = q.Driver, Device = q.Device, Ready = q.Ready };
+                    _queues[i] = null;
+                    if (!q.Active) continue;
+                    VirtQueue live = CreateQueue(i);
+                    live.RestorePosition(q.LastAvail, q.UsedIndex, q.SignalledUsed, q.SignalledValid);
+                    live.Fail(q.Error);
+                    if ((_status & (uint)DeviceStatus.DeviceNeedsReset) != 0) live.Stop();
+                    _queues[i] = live;
+                }
+            }
+            _device.RestoreState(state.Device);
+            if ((state.Status & (uint)DeviceStatus.DriverOk) != 0) _device.Activate(state.DriverFeatures);
+            lock (_lock) UpdateIrq();
+        }
+        bool running;
+        lock (_lock) running = IsRunning;
+        if (running) _worker.Schedule(_queues.Length == 64 ? ulong.MaxValue : (1UL << _queues.Length) - 1);
+    }
+
+    /// <summary>Throws ArgumentException when <paramref name="state"/> cannot be restored into this slot (see
+    /// <see cref="RestoreState"/>); changes nothing.</summary>
+    public void CheckState(VirtioMmioState? state)
+    {
+        if (_device == null)
+        {
+            if (state != null) throw new ArgumentException($"{Name}: a saved device for an empty slot");
+            return;
+        }
+        if (state == null) throw new ArgumentException($"{Name}: no saved state for its {_device.Name}");
+        if (state.Queues.Length != _setup.Length)
+            throw new ArgumentException($"{Name}: saved with {state.Queues.Length} queues; its {_device!.Name} has {_setup.Length}");
+        if (state.Status > 0xff) throw new ArgumentException($"{Name}: device status 0x{state.Status:x} is not a byte");
+        bool featuresOk = (state.Status & (uint)DeviceStatus.FeaturesOk) != 0;
+        if (featuresOk && (state.DriverFeatures & ~_offered) != 0)
+            throw new ArgumentException($"{Name}: negotiated features 0x{state.DriverFeatures:x} include some its {_device!.Name} does not offer (0x{_offered:x})");
+        if ((state.Status & (uint)DeviceStatus.DriverOk) != 0 && !featuresOk)
+            throw new ArgumentException($"{Name}: DRIVER_OK without FEATURES_OK");
+        if (!Enum.IsDefined(state.Failure)) throw new ArgumentException($"{Name}: unknown failure {(int)state.Failure}");
+        for (int i = 0; i < state.Queues.Length; i++)
+        {
+            VirtQueueState q = state.Queues[i];
+            if (!Enum.IsDefined(q.Error)) throw new ArgumentException($"{Name}: queue {i}: unknown error {(int)q.Error}");
+            if (!q.Active) continue;
+            if (!q.Ready || (state.Status & (uint)DeviceStatus.DriverOk) == 0)
+                throw new ArgumentException($"{Name}: queue {i} is in use but not ready, or the driver is not running");
+            if (q.Num > _device!.MaxQueueSize || VirtQueue.CheckLayout(_memory, q.Num, q.Desc, q.Driver, q.Device) != VirtQueueError.None)
+                throw new ArgumentException($"{Name}: queue {i}: size {q.Num} or ring addresses do not fit this machine");
+        }
+    }
+
     /// <summary>Waits until the device worker has nothing queued or running (tests, shutdown).</summary>
     public bool WaitForIdle(TimeSpan timeout) => _worker == null || _worker.WaitForIdle(timeout);
 
@@ -486,3 +603,14 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceTreeNode, IVirtioT
         (_device as IDisposable)?.Dispose();
     }
 }
+
+/// <summary>What a snapshot keeps of a virtio-mmio transport: its registers, each queue, and the device's own
+/// part (<see cref="IVirtioDevice.SaveState"/>).</summary>
+public sealed record VirtioMmioState(uint Status, uint DeviceFeaturesSel, uint DriverFeaturesSel, ulong DriverFeatures,
+    uint QueueSel, uint InterruptStatus, uint ConfigGeneration, VirtQueueError Failure, ImmutableArray<VirtQueueState> Queues,
+    VirtioDeviceState? Device);
+
+/// <summary>One queue of a <see cref="VirtioMmioState"/>: what the driver wrote (size, ring addresses, ready)
+/// and, when the device was serving it (<paramref name="Active"/>), the device's positions in the rings.</summary>
+public sealed record VirtQueueState(uint Num, ulong Desc, ulong Driver, ulong Device, bool Ready, bool Active,
+    ushort LastAvail, ushort UsedIndex, ushort SignalledUsed, bool SignalledValid, VirtQueueError Error);

@@ -165,9 +165,11 @@ public sealed unsafe partial class BuiltinSbi
         if (!retentive && !IsExecutable(resumeAddress)) return SbiRet.Fail(SbiError.InvalidAddress);
         int id = hart.HartId;
         Volatile.Write(ref _hsm[id], (int)HsmState.Suspended);
-        bool woken = hart.SleepUntilInterrupt();
+        // A stop request (a pause, a power-off) also ends the sleep. For the caller that is a wake-up like any
+        // other, so a hart is never left inside this call across a pause or a snapshot.
+        hart.SleepUntilInterrupt();
         Volatile.Write(ref _hsm[id], (int)HsmState.Started);
-        if (retentive || !woken) return SbiRet.Ok();
+        if (retentive) return SbiRet.Ok();
         hart.StartSupervisor(resumeAddress, opaque);
         return SbiRet.NoReturn;
     }

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Trapeze.Devices.Virtio.Console;
 
 /// <summary>
@@ -50,6 +52,9 @@ public sealed class VirtioConsole : IVirtioDevice
     /// <summary>True when a driver is running the device: input offered now will reach the guest.</summary>
     public bool IsDriverReady => _transport?.IsDriverReady ?? false;
 
+    /// <summary>Host input bytes the backlog can hold.</summary>
+    public int BacklogCapacity => _backlog.Length;
+
     /// <summary>Host bytes waiting for receive buffers.</summary>
     public int BacklogCount
     {
@@ -91,6 +96,30 @@ public sealed class VirtioConsole : IVirtioDevice
 
     public void Reset() { } // host input already queued stays for the next driver
 
+    /// <summary>Host input not yet delivered (output is never buffered: it goes to the sink as it is sent).</summary>
+    public VirtioDeviceState SaveState()
+    {
+        lock (_inputLock)
+        {
+            var pending = new byte[_backlogCount];
+            for (int i = 0; i < pending.Length; i++) pending[i] = _backlog[(_backlogHead + i) % _backlog.Length];
+            return new VirtioConsoleState([.. pending]);
+        }
+    }
+
+    public void RestoreState(VirtioDeviceState? state)
+    {
+        if (state is not VirtioConsoleState console) throw new ArgumentException($"{Name}: expected a saved virtio-console state");
+        if (console.PendingInput.Length > _backlog.Length)
+            throw new ArgumentException($"{Name}: {console.PendingInput.Length} bytes of pending input (room for {_backlog.Length})");
+        lock (_inputLock)
+        {
+            console.PendingInput.CopyTo(_backlog);
+            _backlogHead = 0;
+            _backlogCount = console.PendingInput.Length;
+        }
+    }
+
     public void Process(int index, VirtQueue queue)
     {
         if (index == TransmitQueue) Transmit(queue);
@@ -129,3 +158,6 @@ public sealed class VirtioConsole : IVirtioDevice
         }
     }
 }
+
+/// <summary>What a snapshot keeps of virtio-console beyond its transport: host input not yet delivered.</summary>
+public sealed record VirtioConsoleState(ImmutableArray<byte> PendingInput) : VirtioDeviceState;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 
 namespace Trapeze.Devices.Virtio.Net;
 
@@ -37,7 +38,7 @@ public sealed class VirtioNet : IVirtioDevice, INetBackendSink, IDisposable
     private const int ConfigSize = 8; // mac[6], status (max_virtqueue_pairs only with MQ)
 
     private readonly INetBackend _backend;
-    private readonly byte[] _mac;
+    private byte[] _mac;
     private readonly ConcurrentQueue<byte[]> _pending = new();
     private readonly int _backlogCapacity;
     private int _pendingCount;
@@ -115,6 +116,18 @@ public sealed class VirtioNet : IVirtioDevice, INetBackendSink, IDisposable
     public void Activate(ulong features) { }
 
     public void Reset() => DropPending();
+
+    /// <summary>The MAC address (a generated one must survive a snapshot: the guest knows it). Frames waiting
+    /// for receive buffers are not kept: to the guest that is a few frames lost on the wire.</summary>
+    public VirtioDeviceState SaveState() => new VirtioNetState([.. _mac]);
+
+    public void RestoreState(VirtioDeviceState? state)
+    {
+        if (state is not VirtioNetState net) throw new ArgumentException($"{Name}: expected a saved virtio-net state");
+        if (net.Mac.Length != 6 || (net.Mac[0] & 1) != 0) throw new ArgumentException($"{Name}: saved MAC address is not a unicast address");
+        _mac = [.. net.Mac];
+        DropPending();
+    }
 
     public void Process(int index, VirtQueue queue)
     {
@@ -211,3 +224,6 @@ public sealed class VirtioNet : IVirtioDevice, INetBackendSink, IDisposable
 
     public void Dispose() => _backend.Dispose();
 }
+
+/// <summary>What a snapshot keeps of virtio-net beyond its transport: the MAC address.</summary>
+public sealed record VirtioNetState(ImmutableArray<byte> Mac) : VirtioDeviceState;
