@@ -22,8 +22,11 @@ public static class VmCommands
                trapeze stop NAME [--timeout SECONDS]
                                              ask the guest to power off, force it after the time-out
                trapeze kill NAME             end the VM process at once
-               trapeze pause|resume NAME
-               trapeze snapshot save|restore NAME [TAG]
+               trapeze pause|resume NAME     hold the machine still (its clock too), let it go on
+               trapeze snapshot save NAME [TAG]
+                                             save the running VM as snapshots/TAG.snap (TAG: default)
+               trapeze snapshot restore NAME [TAG]
+                                             start the powered-off VM from that snapshot
                trapeze resize NAME DRIVE SIZE
                                              grow a disk of a powered-off VM (e.g. vda 8G)
                trapeze list                  every VM: state, CPUs, memory, uptime

@@ -1,24 +1,34 @@
 using Trapeze.Machine;
+using Trapeze.Machine.Snapshot;
 
 namespace Trapeze.Vmm;
 
 /// <summary>
-/// The machine's pause, resume, snapshot save and restore as the VM process uses them: the one place that
-/// waits for the machine layer's snapshot support. Until it exists every call is refused as not available,
-/// and the actions, endpoints and verbs built on these already behave as they will (with that refusal).
+/// The machine's pause, resume, snapshot save and restore as the VM process uses them, with a snapshot the
+/// machine refuses (truncated, corrupt, of another configuration, not writable) turned into a one-line
+/// refusal of the action.
 /// </summary>
 internal static class MachineSnapshots
 {
-    private static VmException NotYet(string what) =>
-        new(VmErrorKind.NotAvailable, $"{what} is not available yet: this build has no machine snapshots");
+    public static bool IsPaused(VirtMachine machine) => machine.IsPaused;
 
-    public static bool IsPaused(VirtMachine machine) => false;
+    public static void Pause(VirtMachine machine) => machine.Pause();
 
-    public static void Pause(VirtMachine machine) => throw NotYet("pause");
+    public static void Resume(VirtMachine machine) => machine.Resume();
 
-    public static void Resume(VirtMachine machine) => throw NotYet("resume");
+    /// <summary>Writes the machine to <paramref name="path"/>; a running machine is paused meanwhile and goes on
+    /// afterwards. Its disks are flushed first, but not copied: a snapshot goes with the disks as they are when
+    /// it is restored, as Firecracker's do.</summary>
+    public static void Save(VirtMachine machine, string path)
+    {
+        try { MachineSnapshot.Save(machine, path); }
+        catch (SnapshotException e) { throw VmException.BadRequest(e.Message); }
+    }
 
-    public static void Save(VirtMachine machine, string path) => throw NotYet("snapshot save");
-
-    public static void Restore(VirtMachine machine, string path) => throw NotYet("snapshot restore");
+    /// <summary>Fills a machine that was built but not loaded, so that its first Run continues the guest.</summary>
+    public static void Restore(VirtMachine machine, string path)
+    {
+        try { MachineSnapshot.Restore(machine, path); }
+        catch (SnapshotException e) { throw VmException.BadRequest(e.Message); }
+    }
 }

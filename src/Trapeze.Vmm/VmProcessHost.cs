@@ -121,6 +121,8 @@ public sealed class VmProcessHost : IVmProcessControl
     /// </summary>
     public void RequestPowerOff()
     {
+        // A paused guest cannot react: asked to power off, it is let go on first.
+        MachineSnapshots.Resume(_machine);
         if (Interlocked.Exchange(ref _powerOffRequested, 1) != 0) return;
         new Thread(SendSysRqPowerOff) { IsBackground = true, Name = "sysrq" }.Start();
     }
@@ -150,6 +152,7 @@ public sealed class VmProcessHost : IVmProcessControl
         }
     }
 
+    /// <summary>Carried out even while the machine is paused (a power-off changes nothing in it).</summary>
     public void ForceOff() => _machine.RequestPower(new PowerRequest(PowerRequestKind.PowerOff, 0));
 
     public void SetPaused(bool paused)
