@@ -119,4 +119,7 @@ public sealed record VmResult(string? Message = null, IReadOnlyList<VmStatus>? V
 public sealed record VmStatus(string Name, string State, int Cpus, ulong MemoryMiB, int? Pid, DateTimeOffset? StartedAt, string Path)
 {
     public const string Running = "running", Paused = "paused", Stopped = "stopped", Crashed = "crashed";
+
+    /// <summary>The bundle's vm.json cannot be read (the VM's other actions say why).</summary>
+    public const string Invalid = "invalid";
 }

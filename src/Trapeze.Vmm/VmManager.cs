@@ -56,7 +56,7 @@ public sealed class VmManager : IVmActionExecutor
         }),
         VmAction.Export a => VmArchive.Export(OpenStopped(a.Name, "export"), a.File),
         VmAction.Import a => VmArchive.Import(Home, a.File, a.Name),
-        VmAction.List => new VmResult(Vms: Home.Names().Select(n => Status(Home.Open(n))).ToList()),
+        VmAction.List => new VmResult(Vms: Home.Names().Select(ListStatus).ToList()),
         VmAction.Describe a => new VmResult(Vms: [Status(Home.Open(a.Name))]),
         VmAction.Metrics a => new VmResult(Json: WithClient(OpenRunning(a.Name), c => c.Metrics())),
         _ => throw new InvalidOperationException($"action {action.GetType().Name} has no implementation"),
@@ -270,6 +270,9 @@ public sealed class VmManager : IVmActionExecutor
     {
         string name = bundle.Name;
         if (bundle.IsLocked()) throw VmException.Conflict($"{name} is already running");
+        // sun_path holds 108 bytes with its NUL: a deeper bundle cannot have its sockets.
+        if (System.Text.Encoding.UTF8.GetByteCount(bundle.ConsoleSocket) > 107)
+            throw VmException.BadRequest($"{name}: the bundle's path is too long for its Unix sockets ({bundle.ConsoleSocket}); use a shorter $TRAPEZE_HOME");
         MachineConfig config;
         try { config = bundle.ToMachineConfig(); }
         catch (MachineConfigException e) { throw VmException.BadRequest($"{name}: {e.Message}"); }
@@ -414,6 +417,19 @@ public sealed class VmManager : IVmActionExecutor
             state = File.Exists(bundle.PidPath) ? VmStatus.Crashed : VmStatus.Stopped;
         }
         return new VmStatus(d.Name, state, d.Cpus, d.MemoryMiB, pid, started, bundle.Directory);
+    }
+
+    /// <summary>A VM whose vm.json cannot be read is listed as invalid (its other actions say why) rather than
+    /// hiding every other VM from the list.</summary>
+    private VmStatus ListStatus(string name)
+    {
+        try { return Status(Home.Open(name)); }
+        catch (VmException)
+        {
+            string dir = Home.BundleDirectory(name);
+            bool running = ProcessLock.IsHeld(Path.Combine(dir, "vm.lock"));
+            return new VmStatus(name, running ? VmStatus.Running : VmStatus.Invalid, 0, 0, null, null, dir);
+        }
     }
 
     private VmBundle OpenRunning(string name)

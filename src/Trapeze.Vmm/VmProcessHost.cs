@@ -84,6 +84,11 @@ public sealed class VmProcessHost : IVmProcessControl
             Console.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
             (code, reason) = (70, "failed");
         }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            // A host resource the VM process needs (its sockets, its log) is not to be had.
+            (code, reason) = (Fail($"{bundle.Name}: {e.Message}"), "refused");
+        }
         File.WriteAllText(bundle.ExitPath, JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["reason"] = reason, ["exit_code"] = code, ["time"] = DateTimeOffset.UtcNow,

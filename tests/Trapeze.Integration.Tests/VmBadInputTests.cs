@@ -33,7 +33,11 @@ public sealed class VmBadInputTests
         File.WriteAllText(Path.Combine(home.Bundle("a"), "vm.json"), """{"version": 1, "name": "a", "cpus": 99}""");
         BadInputTests.AssertRefused(home.Run("start", "a"), "vm.json: 'cpus' must be an integer in 1..64, not 99");
         File.WriteAllText(Path.Combine(home.Bundle("a"), "vm.json"), "{ not json");
-        BadInputTests.AssertRefused(home.Run("list"), "vm.json: not valid JSON");
+        BadInputTests.AssertRefused(home.Run("start", "a"), "vm.json: not valid JSON");
+        // The list goes on showing every VM, the broken one as invalid.
+        var states = home.States();
+        Assert.Equal("invalid", states["a"]);
+        Assert.Equal("stopped", states["b"]);
     }
 
     [Fact]
