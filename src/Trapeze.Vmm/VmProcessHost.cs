@@ -118,8 +118,8 @@ public sealed class VmProcessHost : IVmProcessControl
     }
 
     /// <summary>
-    /// The board has no ACPI and no power button (neither has QEMU's virt), so the request goes the way a
-    /// person at a serial console would make it: magic SysRq. A break on the UART then a key (Linux's 8250
+    /// The board has no ACPI and no power button (neither has QEMU's virt), so the request goes in through
+    /// the serial console, as magic SysRq. A break on the UART then a key (Linux's 8250
     /// console driver) or Ctrl-O then a key on hvc0; keys s, u, o: sync the disks, remount them read-only,
     /// power off. Debian kernels allow exactly these by default (kernel.sysrq = 438). A guest that ignores
     /// it is forced off by the caller after its time-out.
@@ -133,6 +133,13 @@ public sealed class VmProcessHost : IVmProcessControl
     }
 
     private void SendSysRqPowerOff()
+    {
+        try { SendSysRqKeys(); }
+        // One sequence at a time; a later request sends it again (a guest may not have listened yet, early in boot).
+        finally { Volatile.Write(ref _powerOffRequested, 0); }
+    }
+
+    private void SendSysRqKeys()
     {
         bool hvc = _machine.Config.InputConsole == ConsoleDevice.Virtio && _machine.VirtioConsole is { IsDriverReady: true };
         foreach (char key in "suo")
