@@ -14,6 +14,7 @@ public sealed class ConsoleHub : IDisposable
     public const long MaxLogBytes = 4L << 20;
 
     private readonly string _logPath;
+    private readonly long _maxLogBytes;
     private readonly object _lock = new();
     private readonly List<Socket> _clients = [];
     private readonly Thread _writer;
@@ -25,9 +26,10 @@ public sealed class ConsoleHub : IDisposable
     private Action<byte[]>? _input;
     private volatile bool _disposed;
 
-    public ConsoleHub(string logPath)
+    public ConsoleHub(string logPath, long maxLogBytes = MaxLogBytes)
     {
         _logPath = logPath;
+        _maxLogBytes = maxLogBytes;
         _log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "console-hub" };
         _writer.Start();
@@ -113,7 +115,7 @@ public sealed class ConsoleHub : IDisposable
         }
         try
         {
-            if (_log.Length + n > MaxLogBytes) Rotate();
+            if (_log.Length > 0 && _log.Length + n > _maxLogBytes) Rotate();
             _log.Write(chunk, 0, n);
             _log.Flush();
         }
