@@ -41,8 +41,16 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.Contains("sysrq: Power Off", log);
         Assert.False(File.Exists(Path.Combine(home.Bundle("one"), "console.sock")));
 
+        // A guest that does not listen (SysRq turned off) is powered off from outside after the time-out.
         home.Ok("start", "one");
-        home.WaitForShell("one");
+        home.WaitForShell("one", boot: 2);
+        home.Console("one", "echo 0 > /proc/sys/kernel/sysrq; echo sysrq=$(cat /proc/sys/kernel/sysrq)", "sysrq=0");
+        var forced = home.Ok("stop", "one", "--timeout", "2");
+        Assert.Contains("forced after 2 s", forced.Stderr);
+        Assert.Equal("stopped", home.States()["one"]);
+
+        home.Ok("start", "one");
+        home.WaitForShell("one", boot: 3);
         home.Ok("kill", "one");
         Assert.Equal("stopped", home.States()["one"]);
         home.Ok("rm", "one");
@@ -118,7 +126,7 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
 
         // A crashed VM starts again.
         home.Ok("start", "vm1");
-        home.WaitForConsole("vm1", "(?s)Enter 'help'.*Enter 'help'");
+        home.WaitForShell("vm1", boot: 2);
         foreach (string n in names) home.Ok("stop", n, "--timeout", "30");
         Assert.All(names, n => Assert.Equal("stopped", home.States()[n]));
         output.WriteLine($"four VMs: {sw.Elapsed.TotalSeconds:F1} s");

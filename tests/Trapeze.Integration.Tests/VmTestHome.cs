@@ -78,8 +78,9 @@ public sealed class VmTestHome : IDisposable
         return log;
     }
 
-    /// <summary>Waits for the busybox shell of the default guest.</summary>
-    public void WaitForShell(string vm) => WaitForConsole(vm, "Enter 'help' for a list");
+    /// <summary>Waits for the busybox shell of the default guest's <paramref name="boot"/>th boot (the console
+    /// log is appended to by every start of the VM).</summary>
+    public void WaitForShell(string vm, int boot = 1) => WaitForConsole(vm, $"(?s)(Enter 'help' for a list.*){{{boot}}}");
 
     /// <summary>
     /// <c>trapeze console VM</c> with a pipe for stdin: sends <paramref name="command"/>, reads the console
