@@ -49,6 +49,22 @@ public sealed class VirtioRngConsoleTests : IDisposable
     }
 
     [Fact]
+    public void Dma_into_the_writable_buffers_and_the_used_ring_marks_their_pages_dirty()
+    {
+        DriverQueue q = Driver(new VirtioRng()).Start()[0];
+        ulong a = _ram.Alloc(0x3000, 0x1000) + 0xff0;   // straddles two pages
+        _ram.Ram.StartDirtyLog();
+        q.Add(Buffer.In(a, 0x20));
+        Assert.Equal(0x20u, q.Complete().Len);
+        Assert.True(_ram.Ram.IsDirty(_ram.Ram.PageOf(a)));
+        Assert.True(_ram.Ram.IsDirty(_ram.Ram.PageOf(a + 0x1f)));
+        Assert.True(_ram.Ram.IsDirty(_ram.Ram.PageOf(q.Used)));
+        // The allocation's third page was not written.
+        Assert.False(_ram.Ram.IsDirty(_ram.Ram.PageOf(a + 0x1010)));
+        _ram.Ram.StopDirtyLog();
+    }
+
+    [Fact]
     public void Rng_caps_a_huge_request_and_says_how_much_it_wrote()
     {
         DriverQueue q = Driver(new VirtioRng()).Start()[0];

@@ -9,6 +9,9 @@ public enum RemoteFence
     InstructionFetch = 1,
     /// <summary>SFENCE.VMA over a range of virtual addresses (all ASIDs: a superset is always correct).</summary>
     Translations = 2,
+    /// <summary>Empty the write TLB (a dirty-log collection): the next store to each page makes a new entry,
+    /// which marks the page dirty in the new bitmap.</summary>
+    WriteTlb = 4,
 }
 
 /// <summary>
@@ -158,7 +161,41 @@ public sealed unsafe partial class Hart
             }
         }
         if ((kind & RemoteFence.InstructionFetch) != 0) FenceI();
+        if ((kind & RemoteFence.WriteTlb) != 0) Mmu.FlushWrites();
     }
+
+    // ------------------------------------------------------------------ executing or not
+
+    private int _executing;
+
+    /// <summary>
+    /// True while a thread is inside <see cref="Run"/> or <see cref="Step"/>. A hart not executing stores
+    /// nothing, and acts on posted fences before it executes again: a thread waiting for a fence it posted
+    /// may count such a hart as done (see <see cref="FenceDoneOrNotExecuting"/>).
+    /// </summary>
+    public bool IsExecuting => Volatile.Read(ref _executing) != 0;
+
+    /// <summary>
+    /// For a thread that is not a hart, waiting for a fence it posted: true once this hart carried it out,
+    /// or while the hart is not executing (it carries the fence out before its next instruction).
+    /// </summary>
+    public bool FenceDoneOrNotExecuting(long ticket)
+    {
+        if (FenceDone(ticket)) return true;
+        // Pairs with the full fence in BeginExecuting: either this thread sees the hart executing, or the hart
+        // sees the fence pending when it starts (each side writes its flag, fences, then reads the other's).
+        Interlocked.MemoryBarrier();
+        return Volatile.Read(ref _executing) == 0 || FenceDone(ticket);
+    }
+
+    private void BeginExecuting()
+    {
+        Interlocked.Exchange(ref _executing, 1);
+        ServiceRequests();
+    }
+
+    /// <summary>Everything this hart stored happens before another thread sees it not executing.</summary>
+    private void EndExecuting() => Volatile.Write(ref _executing, 0);
 
     // ------------------------------------------------------------------ parking (HSM)
 

@@ -98,11 +98,19 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
     /// <summary>Runs the hart on the calling thread until <see cref="RequestStop"/>.</summary>
     public void Run()
     {
-        while (!_stopRequested)
+        BeginExecuting();
+        try
         {
-            if (_parked) WaitWhileParked();
-            else if (_state->Wfi != 0) WaitForInterrupt();
-            else ExecuteSlice();
+            while (!_stopRequested)
+            {
+                if (_parked) WaitWhileParked();
+                else if (_state->Wfi != 0) WaitForInterrupt();
+                else ExecuteSlice();
+            }
+        }
+        finally
+        {
+            EndExecuting();
         }
     }
 

@@ -78,6 +78,19 @@ public sealed unsafe partial class Hart
     /// early when the hart stalls in WFI or is parked without a start pending.</summary>
     public void Step(int maxBlocks)
     {
+        BeginExecuting();
+        try
+        {
+            StepBlocks(maxBlocks);
+        }
+        finally
+        {
+            EndExecuting();
+        }
+    }
+
+    private void StepBlocks(int maxBlocks)
+    {
         HartState* s = _state;
         for (int i = 0; i < maxBlocks && !_stopRequested; i++)
         {

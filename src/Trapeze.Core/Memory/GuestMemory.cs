@@ -13,16 +13,35 @@ public sealed unsafe class GuestMemory(Bus bus)
 {
     public Bus Bus { get; } = bus;
 
-    /// <summary>Host view of [pa, pa+length), or an empty result when the range is not guest memory.</summary>
+    /// <summary>
+    /// Host view of [pa, pa+length), or an empty result when the range is not guest memory. A writer must call
+    /// <see cref="NoteWritten"/> for the range once its bytes are in: the pages are noted as changed both
+    /// now and then, because a dirty-page collection or a decode may fall between the two.
+    /// </summary>
     public bool TryGetSpan(ulong pa, int length, bool forWrite, out Span<byte> span)
     {
-        span = default;
-        if (length < 0) return false;
+        if (!TryResolve(pa, length, forWrite, out GuestRam? m, out span)) return false;
+        // A device may write code (a disk read into the page cache): decoded blocks there become stale.
+        if (forWrite) m!.NoteWrite(pa, (ulong)length);
+        return true;
+    }
+
+    /// <summary>Notes that a writer has finished writing [pa, pa+length) through a span from
+    /// <see cref="TryGetSpan"/>: decoded code there is stale and the pages are dirty.</summary>
+    public void NoteWritten(ulong pa, ulong length)
+    {
         var m = Bus.FindMemory(pa);
+        if (m != null && m.Contains(pa, length)) m.NoteWrite(pa, length);
+    }
+
+    private bool TryResolve(ulong pa, int length, bool forWrite, out GuestRam? m, out Span<byte> span)
+    {
+        span = default;
+        m = null;
+        if (length < 0) return false;
+        m = Bus.FindMemory(pa);
         if (m == null || !m.Contains(pa, (ulong)length)) return false;
         if (forWrite && m.ReadOnly) return false;
-        // A device may write code (a disk read into the page cache): decoded blocks there become stale.
-        if (forWrite) m.NoteWrite(pa, (ulong)length);
         span = new Span<byte>(m.Host + (pa - m.Base), length);
         return true;
     }
@@ -36,8 +55,10 @@ public sealed unsafe class GuestMemory(Bus bus)
 
     public bool TryWrite(ulong pa, ReadOnlySpan<byte> source)
     {
-        if (!TryGetSpan(pa, source.Length, true, out var dst)) return false;
+        if (!TryResolve(pa, source.Length, true, out GuestRam? m, out var dst)) return false;
         source.CopyTo(dst);
+        // Noted after the copy: a decode or dirty-page collection that falls between sees the change later.
+        m!.NoteWrite(pa, (ulong)source.Length);
         return true;
     }
 
@@ -46,8 +67,8 @@ public sealed unsafe class GuestMemory(Bus bus)
     {
         var m = Bus.FindMemory(pa);
         if (m == null || !m.Contains(pa, (ulong)source.Length)) return false;
-        m.NoteWrite(pa, (ulong)source.Length);
         source.CopyTo(new Span<byte>(m.Host + (pa - m.Base), source.Length));
+        m.NoteWrite(pa, (ulong)source.Length);
         return true;
     }
 
@@ -125,9 +146,10 @@ public sealed unsafe class GuestMemory(Bus bus)
     /// </summary>
     public bool TryWriteU16Release(ulong pa, ushort value)
     {
-        if ((pa & 1) != 0 || !TryGetSpan(pa, 2, true, out var span)) return false;
+        if ((pa & 1) != 0 || !TryResolve(pa, 2, true, out GuestRam? m, out var span)) return false;
         ushort raw = BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
         Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(span)), raw);
+        m!.NoteWrite(pa, 2);
         return true;
     }
 }

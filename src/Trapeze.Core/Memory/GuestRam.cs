@@ -87,13 +87,94 @@ public sealed unsafe class GuestRam : IDisposable
         }
     }
 
-    /// <summary>Records a write to [pa, pa+length) inside the region: code decoded from those pages is stale.</summary>
+    /// <summary>Records a write to [pa, pa+length) inside the region by something other than a hart (DMA, a
+    /// loader): code decoded from those pages is stale, and the pages are dirty. Called once the bytes are in
+    /// memory, so that a collection that misses the mark happens after the data landed and copies it.</summary>
     public void NoteWrite(ulong pa, ulong length)
     {
         if (length == 0) return;
         ulong first = PageOf(pa), last = PageOf(pa + length - 1);
         for (ulong p = first; p <= last; p++)
             if (HasFlag(p, PageFlags.Code)) InvalidateCode(p);
+        if (_dirtyLogging)
+        {
+            // The writer is not a hart, so no TLB flush orders its data before a collection: a full fence
+            // puts the data before the mark, so a mark that lands in an already taken bitmap word is one
+            // whose data the collector will read.
+            Interlocked.MemoryBarrier();
+            for (ulong p = first; p <= last; p++) MarkDirtyPage(p);
+        }
+    }
+
+    // ------------------------------------------------------------------ dirty logging
+
+    // One bit per page written since the last TakeDirty while logging is on (DESIGN.md "Memory": incremental
+    // snapshots and live migration). Allocated at the first start: a machine never logged pays nothing.
+    private ulong[] _dirty = [];
+    private volatile bool _dirtyLogging;
+
+    /// <summary>Pages in the region.</summary>
+    public ulong PageCount => Size >> PageShift;
+
+    /// <summary>Words of a dirty bitmap of the region (one bit per page, page n at bit n % 64 of word n / 64).</summary>
+    public int DirtyBitmapWords => checked((int)((PageCount + 63) / 64));
+
+    /// <summary>True while writes are recorded in the dirty bitmap.</summary>
+    public bool DirtyLogging => _dirtyLogging;
+
+    /// <summary>
+    /// Starts recording written pages, with an empty bitmap. Alone this is not enough: a hart may hold write
+    /// TLB entries made before, through which it stores without marking. <see cref="DirtyLog.Start"/> also
+    /// empties those; use it when harts run.
+    /// </summary>
+    public void StartDirtyLog()
+    {
+        lock (_flagLock)
+        {
+            if (_dirty.Length == 0) _dirty = new ulong[DirtyBitmapWords];
+            else for (int i = 0; i < _dirty.Length; i++) Volatile.Write(ref _dirty[i], 0);
+            _dirtyLogging = true;
+        }
+        Interlocked.MemoryBarrier();
+    }
+
+    /// <summary>Stops recording. Write TLB entries may stay: with logging off they need no mark.</summary>
+    public void StopDirtyLog() => _dirtyLogging = false;
+
+    /// <summary>Marks one page dirty (no-op while logging is off). Hart stores call it when a write TLB entry
+    /// is made for the page (before any store through the entry) and after slow-path stores.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void MarkDirtyPage(ulong page)
+    {
+        if (!_dirtyLogging) return;
+        ref ulong word = ref _dirty[page >> 6];
+        ulong bit = 1UL << (int)(page & 63);
+        // Most marks find the bit already set: reading first keeps the cache line shared between harts.
+        if ((Volatile.Read(ref word) & bit) == 0) Interlocked.Or(ref word, bit);
+    }
+
+    /// <summary>True when the page is marked in the current bitmap (tests, diagnostics).</summary>
+    public bool IsDirty(ulong page) => _dirty.Length != 0 && (Volatile.Read(ref _dirty[page >> 6]) & (1UL << (int)(page & 63))) != 0;
+
+    /// <summary>
+    /// Moves the bitmap into <paramref name="bitmap"/> (<see cref="DirtyBitmapWords"/> words) and clears it,
+    /// word by word atomically: a mark is either taken now or left for the next call, never lost. Returns the
+    /// number of dirty pages. Harts may still store through write TLB entries made before the call;
+    /// <see cref="DirtyLog.Collect"/> waits those out before the pages are read.
+    /// </summary>
+    public long TakeDirty(Span<ulong> bitmap)
+    {
+        if (bitmap.Length < DirtyBitmapWords) throw new ArgumentException($"{Name}: a dirty bitmap needs {DirtyBitmapWords} words", nameof(bitmap));
+        if (_dirty.Length == 0) { bitmap[..DirtyBitmapWords].Clear(); return 0; }
+        long count = 0;
+        for (int i = 0; i < _dirty.Length; i++)
+        {
+            // Skipping clean words without a locked operation keeps a mostly clean bitmap cheap to take.
+            ulong w = Volatile.Read(ref _dirty[i]) == 0 ? 0 : Interlocked.Exchange(ref _dirty[i], 0);
+            bitmap[i] = w;
+            count += System.Numerics.BitOperations.PopCount(w);
+        }
+        return count;
     }
 
     /// <summary>Makes blocks decoded from a page stale and stops tracking writes to it until code is
@@ -124,6 +205,13 @@ public sealed unsafe class GuestRam : IDisposable
             new Span<byte>(Host, checked((int)Math.Min(Size, int.MaxValue))).Clear();
         lock (_flagLock) Array.Clear(Flags);
         for (int i = 0; i < CodeGeneration.Length; i++) Interlocked.Increment(ref CodeGeneration[i]);
+        // A reset while logging (during a migration) changes every page.
+        if (_dirtyLogging)
+        {
+            Interlocked.MemoryBarrier();
+            for (int i = 0; i < _dirty.Length; i++) Interlocked.Exchange(ref _dirty[i], ~0UL);
+            if ((PageCount & 63) != 0) Interlocked.And(ref _dirty[^1], (1UL << (int)(PageCount & 63)) - 1);
+        }
     }
 
     public void Dispose()

@@ -151,6 +151,24 @@ public sealed unsafe partial class SoftMmu
     {
         int g = Volatile.Read(ref _bus.WatchGeneration);
         if (g == _watchGeneration) return;
+        DropWriteEntries();
+        Volatile.Write(ref _watchGeneration, g);
+    }
+
+    /// <summary>
+    /// Empties the write TLB (a dirty-log collection: the next store to each page makes a new entry, which
+    /// marks the page dirty again). Does what <see cref="SyncWatches"/> does on the way, so it also counts as
+    /// a sync. The hart's own thread only.
+    /// </summary>
+    public void FlushWrites()
+    {
+        int g = Volatile.Read(ref _bus.WatchGeneration);
+        DropWriteEntries();
+        Volatile.Write(ref _watchGeneration, g);
+    }
+
+    private void DropWriteEntries()
+    {
         for (int i = 0; i < TlbSize; i++)
         {
             ref TlbEntry e = ref _write[i];
@@ -159,7 +177,6 @@ public sealed unsafe partial class SoftMmu
                 m.InvalidateCode(m.PageOf(e.PhysPage));
             e.Tag = TlbEntry.Empty;
         }
-        Volatile.Write(ref _watchGeneration, g);
     }
 
     /// <summary>Marks the RAM page at <paramref name="pa"/> as holding code (called before its bytes are
@@ -181,6 +198,9 @@ public sealed unsafe partial class SoftMmu
     internal void AfterRamWrite(GuestRam m, ulong pa, int size)
     {
         ulong page = m.PageOf(pa);
+        // After the data: a collection that takes the bitmap before this mark runs after the store landed
+        // (the hart finishes the instruction before it acknowledges the collection's TLB flush).
+        m.MarkDirtyPage(page);
         byte f = Volatile.Read(ref m.Flags[page]);
         if (f == 0) return;
         if ((f & (byte)PageFlags.Code) != 0) m.InvalidateCode(page);
@@ -488,7 +508,13 @@ public sealed unsafe partial class SoftMmu
         var m = _bus.FindMemory(page);
         bool fast = m != null && m.Contains(page, 1UL << 12) && Pmp.CheckPage(_s, page, type, priv);
         if (fast && type == AccessType.Write)
+        {
             fast = !m!.ReadOnly && dirtyOk && Volatile.Read(ref m.Flags[m.PageOf(page)]) == 0 && !NoFastWrites;
+            // Dirty logging: a fast write entry exists only for a page already marked in the current bitmap
+            // (stores through it do not look at the bitmap). Marked before the entry is usable; a collection
+            // that takes the mark first also flushes the entry and waits for that before reading the page.
+            if (fast) m.MarkDirtyPage(m.PageOf(page));
+        }
         if (type != AccessType.Write || dirtyOk)
         {
             Log?.BeforeTlbFill(ref e);

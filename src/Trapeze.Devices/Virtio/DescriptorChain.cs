@@ -117,6 +117,7 @@ public readonly ref struct GuestSpans(GuestMemory memory, ReadOnlySpan<Descripto
         private ulong _skip;
         private ulong _remaining;
         private Span<byte> _current;
+        private ulong _currentAddress;
 
         internal Enumerator(GuestMemory memory, ReadOnlySpan<DescriptorSegment> segments, ulong offset, ulong length, bool forWrite)
         {
@@ -127,12 +128,14 @@ public readonly ref struct GuestSpans(GuestMemory memory, ReadOnlySpan<Descripto
             _skip = offset;
             _remaining = length;
             _current = default;
+            _currentAddress = 0;
         }
 
         public readonly Span<byte> Current => _current;
 
         public bool MoveNext()
         {
+            NoteCurrentWritten();
             while (_remaining > 0 && _index < _segments.Length)
             {
                 DescriptorSegment s = _segments[_index++];
@@ -145,11 +148,23 @@ public readonly ref struct GuestSpans(GuestMemory memory, ReadOnlySpan<Descripto
                 // The range was checked when the chain was popped; a failure here means the memory map
                 // changed under us, and the stream simply ends.
                 if (!_memory.TryGetSpan(s.Address + _skip, (int)take, _forWrite, out _current)) return false;
+                _currentAddress = s.Address + _skip;
                 _skip = 0;
                 _remaining -= take;
                 return true;
             }
             return false;
+        }
+
+        /// <summary>The end of a <c>foreach</c> (also on break or exception): the last span's writes are done.</summary>
+        public void Dispose() => NoteCurrentWritten();
+
+        /// <summary>The device has finished with the current span: for DMA writes, its pages are noted as
+        /// changed now that the bytes are in (dirty logging must see the mark after the data).</summary>
+        private void NoteCurrentWritten()
+        {
+            if (_forWrite && !_current.IsEmpty) _memory.NoteWritten(_currentAddress, (ulong)_current.Length);
+            _current = default;
         }
     }
 }
