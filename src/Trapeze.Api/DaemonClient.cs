@@ -19,7 +19,8 @@ public sealed class DaemonClient(VmHome home, VmManager local) : IVmActionExecut
         try
         {
             using var probe = new UnixHttpClient(home.DaemonSocket, TimeSpan.FromSeconds(2));
-            if (probe.Send(HttpMethod.Get, "vms").Status == 200) return client;
+            // The cheapest request there is: it touches no VM.
+            if (probe.Send(HttpMethod.Get, "openapi.yaml").Status == 200) return client;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException) { }
         client.Dispose();
