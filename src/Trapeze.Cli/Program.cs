@@ -15,6 +15,11 @@ public static class Program
           disasm     disassemble a RISC-V ELF or raw binary
           disk       create, describe, grow and convert disk images (raw, qcow2)
           fuzz-jit   differential fuzzing of the binary translator against the interpreter (diagnostic)
+          create, start, stop, kill, pause, resume, snapshot, resize, list, console, rm,
+                     export, import
+                     VMs kept as directories under $TRAPEZE_HOME, each run in a process of its own
+                     (see 'trapeze help create')
+          daemon     serve the REST API on $TRAPEZE_HOME/trapezed.sock
           help       show this text, or 'trapeze help COMMAND'
 
         Run 'trapeze COMMAND --help' for a command's options.
@@ -38,14 +43,18 @@ public static class Program
                 "disasm" => DisasmCommand.Execute(rest),
                 "disk" => DiskCommand.Execute(rest),
                 "fuzz-jit" => FuzzJitCommand.Execute(rest),
+                "daemon" => VmCommands.Daemon(rest),
+                "vm-process" => VmCommands.VmProcess(rest),
+                var verb when VmCommands.Verbs.Contains(verb) => VmCommands.Execute(verb, rest),
                 "--version" or "version" => Version(),
-                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, disk, fuzz-jit, help)"),
+                _ => throw new UsageException($"unknown command '{args[0]}' (commands: run, run-elf, disasm, disk, create, start, stop, list, console, daemon, help)"),
             };
         }
         catch (UsageException e) { return Fail(e.Message); }
         catch (MachineConfigException e) { return Fail(e.Message); }
         catch (BootImageException e) { return Fail(e.Message); }
         catch (DiskImageException e) { return Fail(e.Message); }
+        catch (Vmm.VmException e) { return Fail(e.Message); }
         catch (MachineFailureException e)
         {
             HostStreams.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");

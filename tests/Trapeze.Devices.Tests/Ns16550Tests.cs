@@ -154,6 +154,35 @@ public sealed class Ns16550Tests
     }
 
     [Fact]
+    public void A_break_is_a_nul_with_lsr_bi_and_a_line_status_interrupt()
+    {
+        var rig = new Rig();
+        rig.Out(FCR, 0x01);
+        rig.Out(IER, 0x05); // received data and line status
+        Assert.True(rig.Uart.TrySendBreak());
+        Assert.True(rig.Irq);
+        Assert.Equal(0xc6, rig.In(IIR)); // receiver line status first
+        Assert.Equal(0x71, rig.In(LSR)); // DR | BI | THRE | TEMT; reading clears BI
+        Assert.Equal(0x61, rig.In(LSR));
+        Assert.Equal(0, rig.In(RBR)); // the all-zero frame
+        Assert.False(rig.Irq);
+        // The key that follows is an ordinary character (Linux's SysRq: break, then the key).
+        rig.Input((byte)'o');
+        Assert.Equal((byte)'o', rig.In(RBR));
+    }
+
+    [Fact]
+    public void A_break_waits_for_received_data_to_be_read()
+    {
+        var rig = new Rig();
+        rig.Input((byte)'a');
+        Assert.False(rig.Uart.TrySendBreak());
+        Assert.Equal((byte)'a', rig.In(RBR));
+        Assert.True(rig.Uart.TrySendBreak());
+        Assert.Equal(0x71, rig.In(LSR));
+    }
+
+    [Fact]
     public void Interrupt_priorities_line_status_then_data_then_thre_then_modem()
     {
         var rig = new Rig();

@@ -221,6 +221,23 @@ public sealed class Ns16550 : IMmioDevice, IDeviceTreeNode
         }
     }
 
+    /// <summary>A break condition on the line: one NUL character received with LSR.BI set, as a 16550
+    /// reports a break (the NUL stands for the all-zero frame). Linux's 8250 driver takes a break on its
+    /// console followed by a key as a magic SysRq request. Only done with nothing else waiting to be read,
+    /// so the break lands between characters; returns whether it was.</summary>
+    public bool TrySendBreak()
+    {
+        lock (_lock)
+        {
+            if (Loopback || _rxCount != 0 || _backlogCount != 0) return false;
+            _rxFifo[_rxHead] = 0;
+            _rxCount = 1;
+            _lsrErrors |= LsrBreak;
+            UpdateIrq();
+            return true;
+        }
+    }
+
     /// <summary>Queues all of <paramref name="data"/>, waiting while the backlog is full (the guest
     /// reading the UART makes room). Callable from any thread but a hart's.</summary>
     public void EnqueueInput(ReadOnlySpan<byte> data, CancellationToken cancellationToken = default)

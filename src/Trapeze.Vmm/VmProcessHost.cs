@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Trapeze.Devices.Power;
+using Trapeze.Devices.Storage;
+using Trapeze.Machine;
+using Trapeze.Machine.Boot;
+
+namespace Trapeze.Vmm;
+
+/// <summary>What a VM process's control API (<c>api.sock</c>) can ask of the machine it runs.</summary>
+public interface IVmProcessControl
+{
+    string Name { get; }
+
+    /// <summary><c>Running</c> or <c>Paused</c> (Firecracker's words).</summary>
+    string State { get; }
+    DateTimeOffset StartedAt { get; }
+
+    /// <summary>Saves the machine to <paramref name="path"/> (it goes on running).</summary>
+    void SaveSnapshot(string path);
+
+    /// <summary>Asks the guest to power off; returns at once.</summary>
+    void RequestPowerOff();
+
+    /// <summary>Powers the machine off from outside.</summary>
+    void ForceOff();
+    void SetPaused(bool paused);
+    string MetricsJson();
+}
+
+/// <summary>
+/// The body of a VM process (<c>trapeze vm-process --bundle DIR</c>): holds the bundle's lock for its whole
+/// life, builds the machine from vm.json, serves the serial console and the control API, runs the guest until
+/// it powers off, then leaves <c>exit.json</c> and removes its runtime files. Its stdout and stderr go to
+/// DIR/vm-process.log, where the starter reads the reason of a failed start.
+/// </summary>
+public sealed class VmProcessHost : IVmProcessControl
+{
+    private readonly VmBundle _bundle;
+    private readonly VirtMachine _machine;
+    private int _powerOffRequested;
+
+    private VmProcessHost(VmBundle bundle, VirtMachine machine)
+    {
+        _bundle = bundle;
+        _machine = machine;
+        StartedAt = DateTimeOffset.UtcNow;
+    }
+
+    public string Name => _bundle.Name;
+    public string State => MachineSnapshots.IsPaused(_machine) ? "Paused" : "Running";
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>Runs the VM of <paramref name="bundleDirectory"/>, booting it or, with
+    /// <paramref name="restoreFrom"/>, continuing the guest saved in that snapshot; <paramref name="serveApi"/> starts the
+    /// control API on the given socket path. Returns the process exit code: the guest's (0 after a clean
+    /// power-off), 2 for a configuration that cannot run, 70 for an internal failure.</summary>
+    public static int Run(string bundleDirectory, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
+    {
+        string dir = Path.GetFullPath(bundleDirectory);
+        Native.DetachFromTerminal();
+        Native.MakeCreatedFilesPrivate();
+        Native.RedirectStdio(Path.Combine(dir, "vm-process.log"));
+        VmBundle bundle;
+        try { bundle = VmBundle.Open(dir); }
+        catch (VmException e) { return Fail(e.Message); }
+
+        using FileStream? held = ProcessLock.TryAcquire(bundle.LockPath);
+        if (held == null) return Fail($"{bundle.Name} is already running");
+        bundle.RemoveRuntimeLeftovers();
+        File.WriteAllText(bundle.PidPath, $"{Environment.ProcessId}\n");
+        int code;
+        string reason;
+        try
+        {
+            (code, reason) = RunMachine(bundle, restoreFrom, serveApi);
+        }
+        catch (Exception e) when (e is MachineConfigException or BootImageException or DiskImageException or VmException)
+        {
+            (code, reason) = (Fail($"{bundle.Name}: {e.Message}"), "refused");
+        }
+        catch (MachineFailureException e)
+        {
+            Console.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
+            (code, reason) = (70, "failed");
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            // A host resource the VM process needs (its sockets, its log) is not to be had.
+            (code, reason) = (Fail($"{bundle.Name}: {e.Message}"), "refused");
+        }
+        File.WriteAllText(bundle.ExitPath, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["reason"] = reason, ["exit_code"] = code, ["time"] = DateTimeOffset.UtcNow,
+        }));
+        bundle.RemoveRuntimeLeftovers();
+        return code;
+    }
+
+    private static (int, string) RunMachine(VmBundle bundle, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
+    {
+        MachineConfig config = bundle.ToMachineConfig();
+        using var console = new ConsoleHub(bundle.ConsoleLog);
+        using var machine = new VirtMachine(config, console.Write);
+        if (restoreFrom != null) MachineSnapshots.Restore(machine, restoreFrom);
+        else machine.Load();
+        var host = new VmProcessHost(bundle, machine);
+        console.Listen(bundle.ConsoleSocket, data => machine.EnqueueConsoleInput(data));
+        using IDisposable api = serveApi(host, bundle.ApiSocket);
+        int code = machine.Run();
+        return (code, code == 0 ? "poweroff" : "guest-failure");
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"trapeze: {message}");
+        return 2;
+    }
+
+    /// <summary>
+    /// The board has no ACPI and no power button (neither has QEMU's virt), so the request goes in through
+    /// the serial console, as magic SysRq. A break on the UART then a key (Linux's 8250
+    /// console driver) or Ctrl-O then a key on hvc0; keys s, u, o: sync the disks, remount them read-only,
+    /// power off. Debian kernels allow exactly these by default (kernel.sysrq = 438). A guest that ignores
+    /// it is forced off by the caller after its time-out.
+    /// </summary>
+    public void RequestPowerOff()
+    {
+        // A paused guest cannot react: asked to power off, it is let go on first.
+        MachineSnapshots.Resume(_machine);
+        if (Interlocked.Exchange(ref _powerOffRequested, 1) != 0) return;
+        new Thread(SendSysRqPowerOff) { IsBackground = true, Name = "sysrq" }.Start();
+    }
+
+    private void SendSysRqPowerOff()
+    {
+        try { SendSysRqKeys(); }
+        // One sequence at a time; a later request sends it again (a guest may not have listened yet, early in boot).
+        finally { Volatile.Write(ref _powerOffRequested, 0); }
+    }
+
+    private void SendSysRqKeys()
+    {
+        bool hvc = _machine.Config.InputConsole == ConsoleDevice.Virtio && _machine.VirtioConsole is { IsDriverReady: true };
+        foreach (char key in "suo")
+        {
+            if (hvc)
+            {
+                _machine.EnqueueConsoleInput([0x0f, (byte)key]);
+            }
+            else
+            {
+                var wait = Stopwatch.StartNew();
+                while (!_machine.Uart.TrySendBreak())
+                {
+                    if (wait.Elapsed > TimeSpan.FromSeconds(2)) return;
+                    Thread.Sleep(10);
+                }
+                // The key must follow within the kernel's 5 s SysRq window, as its own character.
+                Thread.Sleep(100);
+                _machine.EnqueueConsoleInput([(byte)key]);
+            }
+            Thread.Sleep(key == 'o' ? 0 : 500);
+        }
+    }
+
+    /// <summary>Carried out even while the machine is paused (a power-off changes nothing in it).</summary>
+    public void ForceOff() => _machine.RequestPower(new PowerRequest(PowerRequestKind.PowerOff, 0));
+
+    public void SetPaused(bool paused)
+    {
+        if (paused) MachineSnapshots.Pause(_machine);
+        else MachineSnapshots.Resume(_machine);
+    }
+
+    public void SaveSnapshot(string path) => MachineSnapshots.Save(_machine, path);
+
+    /// <summary>The VM process's memory: guest RAM is a fixed mapping, the managed heap is bounded by
+    /// DOTNET_GCHeapHardLimit (its limit shows here as the heap's available memory).</summary>
+    private static Dictionary<string, long> ProcessMetrics()
+    {
+        GCMemoryInfo gc = GC.GetGCMemoryInfo();
+        using var self = Process.GetCurrentProcess();
+        return new Dictionary<string, long>
+        {
+            ["pid"] = Environment.ProcessId,
+            ["resident_bytes"] = self.WorkingSet64,
+            ["gc_heap_bytes"] = GC.GetTotalMemory(false),
+            ["gc_heap_limit_bytes"] = gc.TotalAvailableMemoryBytes,
+        };
+    }
+
+    public unsafe string MetricsJson()
+    {
+        var harts = new List<object>();
+        foreach (var h in _machine.Harts)
+        {
+            var s = h.Stats;
+            harts.Add(new Dictionary<string, object>
+            {
+                ["hart"] = h.HartId,
+                ["instructions_retired"] = h.State->Retired,
+                ["instructions_translated"] = s.TranslatedInstructions,
+                ["blocks_interpreted"] = s.Blocks,
+                ["blocks_decoded"] = s.BlocksDecoded,
+                ["region_runs"] = s.RegionRuns,
+                ["exits"] = new Dictionary<string, long>
+                {
+                    ["exceptions"] = s.Exceptions, ["page_faults"] = s.PageFaults, ["ecalls"] = s.Ecalls,
+                    ["interrupts"] = s.Interrupts, ["csr"] = s.CsrAccesses, ["mmio"] = h.Mmu.MmioAccesses,
+                    ["wfi"] = s.WfiSleeps, ["sfence_vma"] = s.SfenceVma, ["fence_i"] = s.FenceI,
+                    ["block_cache_flushes"] = s.BlockCacheFlushes, ["page_walks"] = h.Mmu.PageWalks,
+                    ["hypercalls"] = s.Hypercalls, ["remote_fences"] = s.RemoteFences,
+                },
+            });
+        }
+        var metrics = new Dictionary<string, object>
+        {
+            ["name"] = Name,
+            ["state"] = State,
+            ["uptime_seconds"] = Math.Round((DateTimeOffset.UtcNow - StartedAt).TotalSeconds, 3),
+            ["harts"] = harts,
+            ["process"] = ProcessMetrics(),
+        };
+        if (_machine.Translator is { } t)
+        {
+            var j = t.Stats;
+            metrics["jit"] = new Dictionary<string, object>
+            {
+                ["regions_compiled"] = j.RegionsCompiled, ["instructions_compiled"] = j.InstructionsCompiled,
+                ["compile_ms"] = Math.Round(j.CompileMilliseconds, 1), ["host_compile_ms"] = Math.Round(j.HostCompileMilliseconds, 1),
+                ["requests"] = j.Requests, ["shared_hits"] = j.SharedHits, ["discarded"] = j.Discarded,
+                ["untranslatable"] = j.Untranslatable, ["failures"] = j.Failures,
+            };
+        }
+        if (_machine.Sbi is { } sbi)
+            metrics["sbi"] = sbi.Statistics.NonZero().ToDictionary(x => x.Name, x => x.Count);
+        return JsonSerializer.Serialize(metrics);
+    }
+}
