@@ -362,9 +362,9 @@ s_after_sie:
         li a1, MIP_MTIP
         csrs mie, a1
         ld a1, 0(s2)
-        li a2, 20000
-        add a1, a1, a2
-        sd a1, 0(s1)
+        li a2, 5000000                 /* 0.5 s: the timer must not fire before */
+        add a1, a1, a2                 /* the wfi, even when the code on the */
+        sd a1, 0(s1)                   /* way is being translated meanwhile */
         ENTER_SMODE
 s_wfi:  wfi
 s_after_wfi:
