@@ -51,7 +51,7 @@ public static class VmCommands
         VM's, 30 s) the machine is powered off from outside.
         migrate: RAM is copied while the guest runs (rounds of dirty pages), then the guest is paused for a last
         short copy and goes on at the destination; the downtime is printed. vm.json and the boot files travel
-        with it; disks do not: a VM's disks must be raw images (or read-only ones) at a path both hosts reach.
+        with it; disks do not: a VM's disks must be read-only images at a path both hosts reach.
         The VM here is then listed as migrated and refuses to start. If the migration fails, it runs on here.
         """;
 

@@ -12,11 +12,11 @@ namespace Trapeze.Vmm;
 /// firmware), so that the destination ends up with a bundle of its own that stops, starts and snapshots there
 /// like any other. The destination answers with an accept or a refusal (one line) before any RAM is sent.
 /// <para>
-/// Disks are not copied. A disk image inside the bundle, or a writable qcow2 image, is refused at the source:
-/// the guest writes its disks while pre-copy runs, and the destination's qcow2 driver would keep metadata
-/// (L1/L2 tables, refcounts) read before the source's last writes. A writable raw image, or any read-only
-/// image, at an absolute path is used where it is: the two hosts share that storage (the destination refuses
-/// when it cannot open the same path), and the source flushes it before it sends its device state.
+/// Disks are not copied, and a writable disk is refused at the source: the running source holds its image
+/// under an exclusive lock (two machines writing one image would corrupt it), so the destination, which builds
+/// its machine when the migration starts, could not open it; and a copy would have to follow the guest's
+/// writes during pre-copy. A read-only image at an absolute path is shared (both hold it under a shared lock):
+/// the two hosts must reach the same storage, and the destination refuses when it cannot open that path.
 /// </para>
 /// <para>
 /// Format: magic "TRPZBNDL" (u64), version (u32), vm.json (u32 length, UTF-8), file count (u32), then per
@@ -46,8 +46,8 @@ public static class BundleTransfer
         {
             if (!Path.IsPathRooted(drive.Path))
                 throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is an image inside the bundle ({drive.Path}); live migration does not copy disks, it needs them on storage both hosts reach (an absolute path)");
-            if (!drive.ReadOnly && !string.Equals(drive.Format ?? InferFormat(bundle.Resolve(drive.Path)), "raw", StringComparison.Ordinal))
-                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is a writable qcow2 image; live migration shares only raw images (or read-only ones) between hosts");
+            if (!drive.ReadOnly)
+                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is writable; live migration moves only VMs whose disks are read-only (the running VM holds a writable image exclusively)");
         }
         var files = new List<(string, string)>();
         foreach (string? path in new[] { d.Kernel, d.Initrd, d.Firmware is VmDefinition.FirmwareOpenSbi or VmDefinition.FirmwareBuiltin or VmDefinition.FirmwareNone ? null : d.Firmware })
@@ -58,17 +58,6 @@ public static class BundleTransfer
             files.Add((path, bundle.Resolve(path)));
         }
         return files;
-    }
-
-    private static string InferFormat(string path)
-    {
-        try
-        {
-            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            Span<byte> magic = stackalloc byte[4];
-            return f.Read(magic) == 4 && magic.SequenceEqual("QFI\xfb"u8) ? "qcow2" : "raw";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "raw"; }
     }
 
     private static bool IsPlainName(string name) =>
