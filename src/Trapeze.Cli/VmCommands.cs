@@ -53,6 +53,7 @@ public static class VmCommands
         short copy and goes on at the destination; the downtime is printed. vm.json and the boot files travel
         with it; disks do not: a VM's disks must be read-only images at a path both hosts reach.
         The VM here is then listed as migrated and refuses to start. If the migration fails, it runs on here.
+        receive: until the migration arrives the VM is listed as incoming; 'rm --force NAME' ends the wait.
         """;
 
     public static readonly string[] Verbs =

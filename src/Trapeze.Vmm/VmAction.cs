@@ -133,6 +133,9 @@ public sealed record VmStatus(string Name, string State, int Cpus, ulong MemoryM
     /// <summary>The guest was live-migrated away; this copy is not to be started (it runs elsewhere).</summary>
     public const string Migrated = "migrated";
 
+    /// <summary>A VM process waits for a live migration (<see cref="VmAction.Receive"/>); the VM has no vm.json yet.</summary>
+    public const string Incoming = "incoming";
+
     /// <summary>The bundle's vm.json cannot be read (the VM's other actions say why).</summary>
     public const string Invalid = "invalid";
 }

@@ -390,6 +390,7 @@ public sealed class VmManager : IVmActionExecutor
 
     private VmResult Remove(string name, bool force)
     {
+        if (IsIncoming(name)) return RemoveIncoming(name, force);
         VmBundle bundle = Home.Open(name);
         if (bundle.IsLocked())
         {
@@ -460,6 +461,43 @@ public sealed class VmManager : IVmActionExecutor
         return new VmResult(Message: $"{name} waits for a migration on {listen} (pid {process.Id})");
     }
 
+    /// <summary>A VM process waits for a migration in this directory (it has no vm.json before the migration arrives).</summary>
+    private bool IsIncoming(string name)
+    {
+        string dir = Home.BundleDirectory(name);
+        return !File.Exists(Path.Combine(dir, VmBundle.DefinitionFile)) && File.Exists(Path.Combine(dir, "vm.lock"));
+    }
+
+    private VmResult RemoveIncoming(string name, bool force)
+    {
+        string dir = Home.BundleDirectory(name);
+        string lockPath = Path.Combine(dir, "vm.lock");
+        if (ProcessLock.IsHeld(lockPath))
+        {
+            if (!force) throw VmException.Conflict($"{name} waits for a migration (remove it with --force)");
+            try
+            {
+                if (int.TryParse(File.ReadAllText(Path.Combine(dir, "vm.pid")).Trim(), out int pid))
+                {
+                    using var p = Process.GetProcessById(pid);
+                    p.Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException) { }
+            var sw = Stopwatch.StartNew();
+            while (ProcessLock.IsHeld(lockPath))
+            {
+                if (sw.Elapsed > TimeSpan.FromSeconds(10)) throw VmException.Conflict($"{name}: the VM process waiting for a migration did not exit");
+                Thread.Sleep(50);
+            }
+        }
+        // The migration may have arrived meanwhile: then this is a VM like any other, and stays.
+        if (File.Exists(Path.Combine(dir, VmBundle.DefinitionFile)) && !force)
+            throw VmException.Conflict($"{name}: the migration arrived meanwhile; it is a VM now");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        return new VmResult(Message: $"removed {name}");
+    }
+
     /// <summary>Where the VM went, when its last VM process ended by migrating it away; else null.</summary>
     public static string? MigratedTo(VmBundle bundle)
     {
@@ -506,8 +544,19 @@ public sealed class VmManager : IVmActionExecutor
         {
             string dir = Home.BundleDirectory(name);
             bool running = ProcessLock.IsHeld(Path.Combine(dir, "vm.lock"));
+            if (running && IsIncoming(name))
+            {
+                int? pid = int.TryParse(ReadOrEmpty(Path.Combine(dir, "vm.pid")).Trim(), out int p) ? p : null;
+                return new VmStatus(name, VmStatus.Incoming, 0, 0, pid, null, dir);
+            }
             return new VmStatus(name, running ? VmStatus.Running : VmStatus.Invalid, 0, 0, null, null, dir);
         }
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
     }
 
     private VmBundle OpenRunning(string name)

@@ -116,6 +116,15 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         BadInputTests.AssertRefused(home.Run("receive", "new", "--listen", $"127.0.0.1:{port}"), "cannot listen on");
         Assert.False(Directory.Exists(home.Bundle("new")));
 
+        // A VM process waiting for a migration is listed, and removed only with --force.
+        int other = FreePort();
+        home.Ok("receive", "waiting", "--listen", $"127.0.0.1:{other}");
+        Assert.Equal("incoming", home.States()["waiting"]);
+        BadInputTests.AssertRefused(home.Run("rm", "waiting"), "waiting waits for a migration");
+        home.Ok("rm", "waiting", "--force");
+        Assert.False(Directory.Exists(home.Bundle("waiting")));
+        Assert.False(home.States().ContainsKey("waiting"));
+
         // No source within the time-out: the waiting VM process ends and removes what it made.
         int free = FreePort();
         home.Ok("receive", "late", "--listen", $"127.0.0.1:{free}", "--timeout", "1");
