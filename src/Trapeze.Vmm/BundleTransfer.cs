@@ -19,7 +19,8 @@ namespace Trapeze.Vmm;
 /// the two hosts must reach the same storage, and the destination refuses when it cannot open that path.
 /// </para>
 /// <para>
-/// Format: magic "TRPZBNDL" (u64), version (u32), vm.json (u32 length, UTF-8), file count (u32), then per
+/// Format: magic "TRPZBNDL" (u64), version (u32), vm.json (u32 length, UTF-8), flags (u32: bit 0, the source
+/// was paused, so the destination leaves the guest paused), file count (u32), then per
 /// file its name (u32 length, UTF-8; a plain file name) and contents (u64 length, bytes). Reply: status (u32,
 /// 0 = accepted), message (u32 length, UTF-8). Integers little-endian; every length is bounded before
 /// anything is allocated.
@@ -33,6 +34,7 @@ public static class BundleTransfer
     public const long MaxFileBytes = 1L << 30;
     public const int MaxFiles = 8;
     public const int MaxMessageBytes = 4096;
+    private const uint PausedFlag = 1;
 
     /// <summary>The boot files a bundle may carry by a relative name.</summary>
     public static readonly string[] BootFiles = ["kernel", "initrd", "firmware"];
@@ -63,12 +65,13 @@ public static class BundleTransfer
     private static bool IsPlainName(string name) =>
         name.Length > 0 && name != "." && name != ".." && name.IndexOfAny(['/', '\\', '\0']) < 0;
 
-    public static void Send(Stream stream, VmBundle bundle, IReadOnlyList<(string Name, string Path)> files)
+    public static void Send(Stream stream, VmBundle bundle, IReadOnlyList<(string Name, string Path)> files, bool paused = false)
     {
         byte[] definition = File.ReadAllBytes(bundle.DefinitionPath);
         WriteU64(stream, Magic);
         WriteU32(stream, Version);
         WriteBytes(stream, definition);
+        WriteU32(stream, paused ? PausedFlag : 0);
         WriteU32(stream, (uint)files.Count);
         foreach ((string name, string path) in files)
         {
@@ -85,8 +88,8 @@ public static class BundleTransfer
 
     /// <summary>Reads the preamble into <paramref name="directory"/> (the boot files, then vm.json renamed to
     /// <paramref name="name"/>) and returns the bundle; a malformed preamble throws <see cref="VmException"/>.
-    /// The caller answers with <see cref="Reply"/>.</summary>
-    public static VmBundle Receive(Stream stream, string directory, string name)
+    /// The caller answers with <see cref="Reply"/>. <paramref name="paused"/>: the source's guest was paused.</summary>
+    public static VmBundle Receive(Stream stream, string directory, string name, out bool paused)
     {
         try
         {
@@ -95,6 +98,9 @@ public static class BundleTransfer
             if (version != Version) throw VmException.BadRequest($"bundle transfer version {version}, this side speaks {Version}");
             string json = Encoding.UTF8.GetString(ReadBytes(stream, MaxDefinitionBytes));
             VmDefinition definition = VmJson.Read(json, "the source's vm.json") with { Name = name };
+            uint flags = ReadU32(stream);
+            if ((flags & ~PausedFlag) != 0) throw VmException.BadRequest($"unknown bundle transfer flags 0x{flags:x}");
+            paused = (flags & PausedFlag) != 0;
             uint count = ReadU32(stream);
             if (count > MaxFiles) throw VmException.BadRequest($"{count} boot files (at most {MaxFiles})");
             for (uint i = 0; i < count; i++)

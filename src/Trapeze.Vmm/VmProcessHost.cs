@@ -144,7 +144,7 @@ public sealed class VmProcessHost : IVmProcessControl
         System.Net.Sockets.NetworkStream stream = client.GetStream();
         stream.ReadTimeout = TransferTimeoutMs;
         stream.WriteTimeout = TransferTimeoutMs;
-        try { BundleTransfer.Send(stream, _bundle, files); }
+        try { BundleTransfer.Send(stream, _bundle, files, MachineSnapshots.IsPaused(_machine)); }
         catch (IOException e) { throw VmException.Conflict($"migration to {destination}: the destination went away ({e.Message})"); }
         // LiveMigration sets its own time-outs for the wait on the destination's acknowledgement.
         stream.ReadTimeout = System.Threading.Timeout.Infinite;
@@ -243,9 +243,10 @@ public sealed class VmProcessHost : IVmProcessControl
         stream.WriteTimeout = TransferTimeoutMs;
         VmBundle bundle;
         MachineConfig config;
+        bool paused;
         try
         {
-            bundle = BundleTransfer.Receive(stream, dir, name);
+            bundle = BundleTransfer.Receive(stream, dir, name, out paused);
             config = bundle.ToMachineConfig();
             foreach (string? file in new[] { config.KernelPath, config.InitrdPath, config.FirmwarePath })
                 if (file != null && !File.Exists(file)) throw VmException.BadRequest($"cannot read '{file}' on the destination: no such file");
@@ -265,6 +266,7 @@ public sealed class VmProcessHost : IVmProcessControl
         var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         using VirtMachine machine = LiveMigration.Receive(config, stream, new ReceiveOptions
         {
+            State = paused ? StayPaused.Instance : SnapshotStateTransfer.Instance,
             ConsoleOutput = console.Write,
             OnCreated = SnapshotStateTransfer.RunPausedOnNewThread((_, c) => exited.TrySetResult(c), (_, e) => exited.TrySetException(e)),
         });
@@ -274,6 +276,18 @@ public sealed class VmProcessHost : IVmProcessControl
         int code = exited.Task.GetAwaiter().GetResult();
         if (host._migratedTo != null) return (0, MigratedReason, bundle, host._migratedTo);
         return (code, code == 0 ? "poweroff" : "guest-failure", bundle, null);
+    }
+
+    /// <summary>The state transfer for a guest that was paused at the source: restored, it stays paused here
+    /// (Run waits) until resumed.</summary>
+    private sealed class StayPaused : IMachineStateTransfer
+    {
+        public static readonly StayPaused Instance = new();
+        public bool Pause(VirtMachine machine) => SnapshotStateTransfer.Instance.Pause(machine);
+        public void Resume(VirtMachine machine) => SnapshotStateTransfer.Instance.Resume(machine);
+        public void SaveState(VirtMachine machine, Stream destination) => SnapshotStateTransfer.Instance.SaveState(machine, destination);
+        public void RestoreState(VirtMachine machine, Stream source) => SnapshotStateTransfer.Instance.RestoreState(machine, source);
+        public void Start(VirtMachine machine) { }
     }
 
     private static int Fail(string message)

@@ -83,10 +83,14 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         a.Console("viad", "echo marker-$((2*21)) > /tmp/m; cat /tmp/m", "marker-42");
         int port = FreePort();
         b.Ok("receive", "viad", "--listen", $"127.0.0.1:{port}");
+        // A paused guest moves paused, and goes on when resumed there.
+        a.Ok("pause", "viad");
         var migrate = a.Ok("migrate", "viad", "--to", $"127.0.0.1:{port}");
         output.WriteLine(migrate.Stderr.Trim());
         Assert.Contains("downtime", migrate.Stderr);
         Assert.Equal("migrated", a.States()["viad"]);
+        Assert.Equal("paused", b.States()["viad"]);
+        b.Ok("resume", "viad");
         Assert.Equal("running", b.States()["viad"]);
         b.Console("viad", "cat /tmp/m", "marker-42");
         b.Ok("stop", "viad", "--timeout", "30");

@@ -20,13 +20,14 @@ public sealed class BundleTransferTests : IDisposable
         Assert.Equal(["kernel", "initrd"], files.Select(f => f.Name));
 
         using var duplex = new DuplexPair();
-        var sending = OnThread(() => BundleTransfer.Send(duplex.A, source, files));
+        var sending = OnThread(() => BundleTransfer.Send(duplex.A, source, files, paused: true));
         string dir = Path.Combine(_t.Root, "dst");
         Directory.CreateDirectory(dir);
-        VmBundle arrived = BundleTransfer.Receive(duplex.B, dir, "dst");
+        VmBundle arrived = BundleTransfer.Receive(duplex.B, dir, "dst", out bool paused);
         BundleTransfer.Reply(duplex.B, null);
         Assert.Null(sending());
 
+        Assert.True(paused);
         Assert.Equal("dst", arrived.Name);
         Assert.Equal(2, arrived.Definition.Cpus);
         Assert.Equal([1, 2, 3, 4], File.ReadAllBytes(Path.Combine(dir, "kernel")));
@@ -43,7 +44,8 @@ public sealed class BundleTransferTests : IDisposable
         var sending = OnThread(() => BundleTransfer.Send(duplex.A, source, BundleTransfer.CheckMovable(source)));
         string dir = Path.Combine(_t.Root, "dst");
         Directory.CreateDirectory(dir);
-        BundleTransfer.Receive(duplex.B, dir, "dst");
+        BundleTransfer.Receive(duplex.B, dir, "dst", out bool paused);
+        Assert.False(paused);
         BundleTransfer.Reply(duplex.B, "cannot open disk");
         var e = Assert.IsType<VmException>(sending());
         Assert.Equal("the destination refused: cannot open disk", e.Message);
@@ -73,12 +75,13 @@ public sealed class BundleTransferTests : IDisposable
         WriteU64(ms, BundleTransfer.Magic);
         WriteU32(ms, BundleTransfer.Version);
         WriteBytes(ms, Encoding.UTF8.GetBytes("""{"version": 1, "name": "x", "memory_mib": 64}"""));
+        WriteU32(ms, 0);
         WriteU32(ms, 1);
         WriteBytes(ms, Encoding.UTF8.GetBytes("../evil"));
         ms.Position = 0;
         string dir = Path.Combine(_t.Root, "dst");
         Directory.CreateDirectory(dir);
-        var e = Assert.Throws<VmException>(() => BundleTransfer.Receive(ms, dir, "dst"));
+        var e = Assert.Throws<VmException>(() => BundleTransfer.Receive(ms, dir, "dst", out _));
         Assert.Contains("'../evil' is not allowed", e.Message);
         Assert.False(File.Exists(Path.Combine(_t.Root, "evil")));
     }
