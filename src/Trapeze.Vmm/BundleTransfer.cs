@@ -144,8 +144,13 @@ public static class BundleTransfer
     public static TcpListener Listen(string address)
     {
         (string host, int port) = ParseAddress(address, "listen address");
-        IPAddress ip = IPAddress.TryParse(host, out IPAddress? parsed) ? parsed
-            : Dns.GetHostAddresses(host).FirstOrDefault() ?? throw VmException.BadRequest($"cannot resolve '{host}'");
+        IPAddress? ip = IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : null;
+        if (ip == null)
+        {
+            try { ip = Dns.GetHostAddresses(host).FirstOrDefault(); }
+            catch (SocketException e) { throw VmException.BadRequest($"cannot listen on {address}: {e.Message}"); }
+            if (ip == null) throw VmException.BadRequest($"cannot listen on {address}: '{host}' has no address");
+        }
         var listener = new TcpListener(ip, port);
         try { listener.Start(1); }
         catch (SocketException e) { throw VmException.BadRequest($"cannot listen on {address}: {e.Message}"); }

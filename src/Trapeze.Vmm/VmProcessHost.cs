@@ -207,6 +207,8 @@ public sealed class VmProcessHost : IVmProcessControl
                     return code;
                 }
                 client = accept.Result;
+                // The last frames (the state, the acknowledgement) are small: sent at once, not coalesced.
+                client.NoDelay = true;
                 listener.Stop();
             }
             using (client)

@@ -119,6 +119,8 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         int port = ((IPEndPoint)taken.LocalEndpoint).Port;
         BadInputTests.AssertRefused(home.Run("receive", "new", "--listen", $"127.0.0.1:{port}"), "cannot listen on");
         Assert.False(Directory.Exists(home.Bundle("new")));
+        BadInputTests.AssertRefused(home.Run("receive", "new", "--listen", "no-such-host.invalid:7000"), "cannot listen on");
+        Assert.False(Directory.Exists(home.Bundle("new")));
 
         // A VM process waiting for a migration is listed, and removed only with --force.
         int other = FreePort();
