@@ -62,6 +62,12 @@ public sealed class DaemonClient(VmHome home, VmManager local) : IVmActionExecut
                 return Message(Send(HttpMethod.Put, vm + "/snapshot/load", Body(("snapshot_tag", r.Tag))));
             case VmAction.ResizeDisk r:
                 return Message(Send(HttpMethod.Patch, $"{vm}/drives/{Uri.EscapeDataString(r.DriveId)}", Body(("size_bytes", (long)r.Size))));
+            case VmAction.Migrate m:
+                return Message(Send(HttpMethod.Put, vm + "/migrate", Body(("destination", m.Destination))));
+            case VmAction.Receive r:
+                return Message(Send(HttpMethod.Put, vm + "/incoming", r.Timeout is { } wait
+                    ? Body(("listen", r.Listen), ("timeout_seconds", (long)Math.Ceiling(wait.TotalSeconds)))
+                    : Body(("listen", r.Listen))));
             case VmAction.Remove r:
                 return Message(Send(HttpMethod.Delete, vm + (r.Force ? "?force=true" : "")));
             case VmAction.ConfigureMachine m:

@@ -57,6 +57,20 @@ public static class DaemonServer
         });
         Map(app, manager, "PUT", "/vms/{name}/snapshot/create", (c, body) => new VmAction.Snapshot(Name(c), Tag(ApiJson.Parse(body))));
         Map(app, manager, "PUT", "/vms/{name}/snapshot/load", (c, body) => new VmAction.Restore(Name(c), Tag(ApiJson.Parse(body))));
+        Map(app, manager, "PUT", "/vms/{name}/migrate", (c, body) =>
+        {
+            JsonElement o = ApiJson.Parse(body);
+            ApiJson.Fields(o, "migrate", "destination");
+            return new VmAction.Migrate(Name(c), ApiJson.Str(o, "destination") ?? throw VmException.BadRequest("migrate: no destination"));
+        });
+        Map(app, manager, "PUT", "/vms/{name}/incoming", (c, body) =>
+        {
+            JsonElement o = ApiJson.Parse(body);
+            ApiJson.Fields(o, "incoming", "listen", "timeout_seconds");
+            long? timeout = ApiJson.Int(o, "timeout_seconds", 1, 86_400);
+            return new VmAction.Receive(Name(c), ApiJson.Str(o, "listen") ?? throw VmException.BadRequest("incoming: no listen address"),
+                timeout is { } t ? TimeSpan.FromSeconds(t) : null);
+        });
         return app;
     }
 

@@ -7,7 +7,8 @@ namespace Trapeze.Api;
 
 /// <summary>
 /// The control API of one VM process, on the bundle's <c>api.sock</c>: the daemon and the CLI reach a running
-/// machine only through it. <c>GET /vm</c>, <c>PATCH /vm</c>, <c>PUT /actions</c>, <c>PUT /snapshot/create</c>, <c>GET /metrics</c>.
+/// machine only through it. <c>GET /vm</c>, <c>PATCH /vm</c>, <c>PUT /actions</c>, <c>PUT /snapshot/create</c>, <c>GET /metrics</c>,
+/// <c>PUT /migrate</c>.
 /// </summary>
 public static class VmApiServer
 {
@@ -37,6 +38,12 @@ public static class VmApiServer
             ApiJson.Fields(o, "snapshot", "snapshot_path");
             vm.SaveSnapshot(ApiJson.Str(o, "snapshot_path") ?? throw VmException.BadRequest("no snapshot_path"));
             return Results.NoContent();
+        })));
+        app.MapPut("/migrate", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>
+        {
+            JsonElement o = ApiJson.Parse(body);
+            ApiJson.Fields(o, "migrate", "destination");
+            return ApiHost.Json(vm.Migrate(ApiJson.Str(o, "destination") ?? throw VmException.BadRequest("no destination")));
         })));
         app.MapPut("/actions", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>
         {

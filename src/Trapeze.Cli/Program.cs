@@ -16,7 +16,7 @@ public static class Program
           disk       create, describe, grow and convert disk images (raw, qcow2)
           fuzz-jit   differential fuzzing of the binary translator against the interpreter (diagnostic)
           create, start, stop, kill, pause, resume, snapshot, resize, list, console, rm,
-                     export, import
+                     export, import, migrate, receive
                      VMs kept as directories under $TRAPEZE_HOME, each run in a process of its own
                      (see 'trapeze help create')
           daemon     serve the REST API on $TRAPEZE_HOME/trapezed.sock

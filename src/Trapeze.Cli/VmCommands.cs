@@ -34,6 +34,10 @@ public static class VmCommands
                trapeze rm NAME [--force]     delete the VM (--force: even while it runs)
                trapeze export NAME FILE      pack a powered-off VM into one tar archive (.tar.gz: compressed)
                trapeze import FILE [NAME]    unpack an exported VM
+               trapeze receive NAME --listen HOST:PORT [--timeout SECONDS]
+                                             wait (default 600 s) for a live migration, then run it as NAME
+               trapeze migrate NAME --to HOST:PORT
+                                             live-migrate the running VM to a host where 'receive' waits
                trapeze daemon                serve the REST API on $TRAPEZE_HOME/trapezed.sock (also ./trapezed)
 
         A VM is a directory, $TRAPEZE_HOME/vms/NAME ($TRAPEZE_HOME defaults to ~/.local/share/trapeze): vm.json,
@@ -45,10 +49,15 @@ public static class VmCommands
         stop: the board has no ACPI or power button, so the guest is asked through magic SysRq on its console
         (sync, remount read-only, power off), which Debian's kernels accept; after --timeout (default the
         VM's, 30 s) the machine is powered off from outside.
+        migrate: RAM is copied while the guest runs (rounds of dirty pages), then the guest is paused for a last
+        short copy and goes on at the destination; the downtime is printed. vm.json and the boot files travel
+        with it; disks do not: a VM's disks must be read-only images at a path both hosts reach.
+        The VM here is then listed as migrated and refuses to start. If the migration fails, it runs on here.
+        receive: until the migration arrives the VM is listed as incoming; 'rm --force NAME' ends the wait.
         """;
 
     public static readonly string[] Verbs =
-        ["create", "start", "stop", "kill", "pause", "resume", "snapshot", "resize", "list", "ls", "console", "rm", "export", "import"];
+        ["create", "start", "stop", "kill", "pause", "resume", "snapshot", "resize", "list", "ls", "console", "rm", "export", "import", "migrate", "receive"];
 
     public static int Execute(string verb, string[] args)
     {
@@ -112,6 +121,21 @@ public static class VmCommands
                 if (a.Positional.Count is < 1 or > 2) throw new UsageException("import: expected FILE [NAME]");
                 return new VmAction.Import(a.Positional[0], a.Positional.Count == 2 ? a.Positional[1] : null);
             }
+            case "migrate":
+            {
+                var a = new ArgReader("migrate", args, ["to"], []);
+                string to = a.Value("to") ?? throw new UsageException("migrate: --to HOST:PORT is required");
+                CheckAddress("migrate --to", to);
+                return new VmAction.Migrate(One(a, "migrate"), to);
+            }
+            case "receive":
+            {
+                var a = new ArgReader("receive", args, ["listen", "timeout"], []);
+                string listen = a.Value("listen") ?? throw new UsageException("receive: --listen HOST:PORT is required");
+                CheckAddress("receive --listen", listen);
+                TimeSpan? timeout = a.Value("timeout") is { } t ? TimeSpan.FromSeconds(ArgReader.ParseInt("timeout", t, 1, 86_400)) : null;
+                return new VmAction.Receive(One(a, "receive"), listen, timeout);
+            }
             case "list" or "ls":
             {
                 var a = new ArgReader(verb, args, [], []);
@@ -132,6 +156,12 @@ public static class VmCommands
                 };
             }
         }
+    }
+
+    private static void CheckAddress(string what, string address)
+    {
+        try { BundleTransfer.ParseAddress(address, what); }
+        catch (VmException e) { throw new UsageException(e.Message); }
     }
 
     private static string One(ArgReader a, string verb)
@@ -302,8 +332,13 @@ public static class VmCommands
     /// <summary>The hidden verb the monitor starts each VM process with.</summary>
     public static int VmProcess(string[] args)
     {
-        var a = new ArgReader("vm-process", args, ["bundle", "restore"], []);
+        var a = new ArgReader("vm-process", args, ["bundle", "restore", "incoming", "incoming-timeout"], []);
         string dir = a.Value("bundle") ?? throw new UsageException("vm-process: --bundle DIR is required");
+        if (a.Value("incoming") is { } listen)
+        {
+            int seconds = a.Value("incoming-timeout") is { } t ? ArgReader.ParseInt("incoming-timeout", t, 1, 86_400) : 600;
+            return VmProcessHost.RunIncoming(dir, listen, TimeSpan.FromSeconds(seconds), VmApiServer.Serve);
+        }
         return VmProcessHost.Run(dir, a.Value("restore"), VmApiServer.Serve);
     }
 

@@ -18,6 +18,7 @@ public abstract record VmAction
         ResizeDisk a => a.Name, Remove a => a.Name, ConfigureMachine a => a.Name, ConfigureBoot a => a.Name,
         ConfigureDrive a => a.Name, ConfigureNetworkInterface a => a.Name, Export a => a.Name,
         Describe a => a.Name, Metrics a => a.Name, Import a => a.Name,
+        Migrate a => a.Name, Receive a => a.Name,
         _ => null,
     };
 
@@ -80,6 +81,15 @@ public abstract record VmAction
     /// <summary>The state of one VM.</summary>
     public sealed record Describe(string Name) : VmAction;
 
+    /// <summary>Live-migrates the running VM to the VM process receiving on <paramref name="Destination"/>
+    /// (HOST:PORT, made by <see cref="Receive"/> on the other host); the bundle here is left marked migrated.</summary>
+    public sealed record Migrate(string Name, string Destination) : VmAction;
+
+    /// <summary>Makes a VM process that listens on <paramref name="Listen"/> (HOST:PORT) for one live migration and
+    /// then runs the guest as VM <paramref name="Name"/>, whose bundle it makes from the source's.
+    /// <paramref name="Timeout"/> (null: 10 minutes) bounds the wait for the source.</summary>
+    public sealed record Receive(string Name, string Listen, TimeSpan? Timeout = null) : VmAction;
+
     /// <summary>The running VM's counters (instructions, exits by reason, translator) as JSON.</summary>
     public sealed record Metrics(string Name) : VmAction;
 }
@@ -119,6 +129,12 @@ public sealed record VmResult(string? Message = null, IReadOnlyList<VmStatus>? V
 public sealed record VmStatus(string Name, string State, int Cpus, ulong MemoryMiB, int? Pid, DateTimeOffset? StartedAt, string Path)
 {
     public const string Running = "running", Paused = "paused", Stopped = "stopped", Crashed = "crashed";
+
+    /// <summary>The guest was live-migrated away; this copy is not to be started (it runs elsewhere).</summary>
+    public const string Migrated = "migrated";
+
+    /// <summary>A VM process waits for a live migration (<see cref="VmAction.Receive"/>); the VM has no vm.json yet.</summary>
+    public const string Incoming = "incoming";
 
     /// <summary>The bundle's vm.json cannot be read (the VM's other actions say why).</summary>
     public const string Invalid = "invalid";

@@ -47,7 +47,9 @@ public sealed class VmHome
         if (!Directory.Exists(VmsDirectory)) return [];
         return Directory.EnumerateDirectories(VmsDirectory)
             .Select(Path.GetFileName)
-            .Where(n => n != null && VmNames.IsValid(n) && File.Exists(Path.Combine(VmsDirectory, n, VmBundle.DefinitionFile)))
+            // A directory with a lock file but no vm.json yet: a VM process waiting for a live migration.
+            .Where(n => n != null && VmNames.IsValid(n) && (File.Exists(Path.Combine(VmsDirectory, n, VmBundle.DefinitionFile))
+                || File.Exists(Path.Combine(VmsDirectory, n, "vm.lock"))))
             .Select(n => n!)
             .Order(StringComparer.Ordinal)
             .ToList();

@@ -59,6 +59,8 @@ public sealed class VmManager : IVmActionExecutor
         VmAction.List => new VmResult(Vms: Home.Names().Select(ListStatus).ToList()),
         VmAction.Describe a => new VmResult(Vms: [Status(Home.Open(a.Name))]),
         VmAction.Metrics a => new VmResult(Json: WithClient(OpenRunning(a.Name), c => c.Metrics())),
+        VmAction.Migrate a => Migrate(a.Name, a.Destination),
+        VmAction.Receive a => Receive(a.Name, a.Listen, a.Timeout ?? DefaultReceiveTimeout),
         _ => throw new InvalidOperationException($"action {action.GetType().Name} has no implementation"),
     };
 
@@ -270,6 +272,8 @@ public sealed class VmManager : IVmActionExecutor
     {
         string name = bundle.Name;
         if (bundle.IsLocked()) throw VmException.Conflict($"{name} is already running");
+        if (MigratedTo(bundle) is { } where)
+            throw VmException.Conflict($"{name} was migrated to {where} and runs there; this copy is not started (remove it with 'trapeze rm {name}')");
         // sun_path holds 108 bytes with its NUL: a deeper bundle cannot have its sockets.
         if (System.Text.Encoding.UTF8.GetByteCount(bundle.ConsoleSocket) > 107)
             throw VmException.BadRequest($"{name}: the bundle's path is too long for its Unix sockets ({bundle.ConsoleSocket}); use a shorter $TRAPEZE_HOME");
@@ -304,11 +308,13 @@ public sealed class VmManager : IVmActionExecutor
     }
 
     /// <summary>The VM process's last words: its one-line error, as the CLI would print it.</summary>
-    private static string LastError(VmBundle bundle)
+    private static string LastError(VmBundle bundle) => LastError(bundle.ProcessLog);
+
+    private static string LastError(string processLog)
     {
         try
         {
-            string? last = File.ReadLines(bundle.ProcessLog).LastOrDefault(l => l.Trim().Length > 0);
+            string? last = File.ReadLines(processLog).LastOrDefault(l => l.Trim().Length > 0);
             if (last == null) return "the VM process exited without a message";
             return last.StartsWith("trapeze: ", StringComparison.Ordinal) ? last["trapeze: ".Length..] : last;
         }
@@ -384,6 +390,7 @@ public sealed class VmManager : IVmActionExecutor
 
     private VmResult Remove(string name, bool force)
     {
+        if (IsIncoming(name)) return RemoveIncoming(name, force);
         VmBundle bundle = Home.Open(name);
         if (bundle.IsLocked())
         {
@@ -392,6 +399,115 @@ public sealed class VmManager : IVmActionExecutor
         }
         Directory.Delete(bundle.Directory, recursive: true);
         return new VmResult(Message: $"removed {name}");
+    }
+
+    // ---------------------------------------------------------------- live migration
+
+    private static readonly TimeSpan DefaultReceiveTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>A migration of a guest with much RAM over a slow link takes long; the VM process bounds each wait itself.</summary>
+    private static readonly TimeSpan MigrateTimeout = TimeSpan.FromMinutes(30);
+
+    private VmResult Migrate(string name, string destination)
+    {
+        VmBundle bundle = OpenRunning(name);
+        BundleTransfer.ParseAddress(destination, "destination");
+        string json;
+        using (var client = new VmProcessClient(bundle.ApiSocket, MigrateTimeout))
+        {
+            try { json = client.Migrate(destination); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                throw VmException.Conflict($"{name}: its VM process does not answer ({e.Message})");
+            }
+        }
+        // The source VM process powers off once it has answered: list shows the VM migrated from now on.
+        if (!WaitUnlocked(bundle, TimeSpan.FromSeconds(30))) KillProcess(bundle);
+        string summary;
+        using (var doc = JsonDocument.Parse(json)) summary = doc.RootElement.GetProperty("summary").GetString() ?? "";
+        return new VmResult(Message: $"migrated {name} to {destination}; {summary}");
+    }
+
+    private VmResult Receive(string name, string listen, TimeSpan timeout)
+    {
+        VmNames.Check(name);
+        BundleTransfer.ParseAddress(listen, "listen address");
+        string dir = Home.BundleDirectory(name);
+        if (Directory.Exists(dir)) throw VmException.Conflict($"a VM named '{name}' already exists ({dir})");
+        if (System.Text.Encoding.UTF8.GetByteCount(Path.Combine(dir, "console.sock")) > 107)
+            throw VmException.BadRequest($"{name}: the bundle's path is too long for its Unix sockets ({dir}); use a shorter $TRAPEZE_HOME");
+        VmProcessLauncher launcher = Launcher ?? throw new InvalidOperationException("this VmManager cannot start VM processes");
+        Directory.CreateDirectory(dir);
+        string pidPath = Path.Combine(dir, "vm.pid"), log = Path.Combine(dir, "vm-process.log");
+        using Process process = launcher.LaunchIncoming(dir, listen, timeout);
+        var deadline = Stopwatch.StartNew();
+        // The VM process writes vm.pid once it listens: from then on a source can connect.
+        while (!File.Exists(pidPath))
+        {
+            if (process.HasExited)
+            {
+                string why = LastError(log);
+                try { Directory.Delete(dir, true); }
+                catch (IOException) { }
+                throw VmException.BadRequest($"{name} cannot receive: {why}");
+            }
+            if (deadline.Elapsed > StartTimeout)
+            {
+                process.Kill();
+                throw VmException.Conflict($"{name} did not start listening within {StartTimeout.TotalSeconds} s; see {log}");
+            }
+            Thread.Sleep(50);
+        }
+        return new VmResult(Message: $"{name} waits for a migration on {listen} (pid {process.Id})");
+    }
+
+    /// <summary>A VM process waits for a migration in this directory (it has no vm.json before the migration arrives).</summary>
+    private bool IsIncoming(string name)
+    {
+        string dir = Home.BundleDirectory(name);
+        return !File.Exists(Path.Combine(dir, VmBundle.DefinitionFile)) && File.Exists(Path.Combine(dir, "vm.lock"));
+    }
+
+    private VmResult RemoveIncoming(string name, bool force)
+    {
+        string dir = Home.BundleDirectory(name);
+        string lockPath = Path.Combine(dir, "vm.lock");
+        if (ProcessLock.IsHeld(lockPath))
+        {
+            if (!force) throw VmException.Conflict($"{name} waits for a migration (remove it with --force)");
+            try
+            {
+                if (int.TryParse(File.ReadAllText(Path.Combine(dir, "vm.pid")).Trim(), out int pid))
+                {
+                    using var p = Process.GetProcessById(pid);
+                    p.Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException) { }
+            var sw = Stopwatch.StartNew();
+            while (ProcessLock.IsHeld(lockPath))
+            {
+                if (sw.Elapsed > TimeSpan.FromSeconds(10)) throw VmException.Conflict($"{name}: the VM process waiting for a migration did not exit");
+                Thread.Sleep(50);
+            }
+        }
+        // The migration may have arrived meanwhile: then this is a VM like any other, and stays.
+        if (File.Exists(Path.Combine(dir, VmBundle.DefinitionFile)) && !force)
+            throw VmException.Conflict($"{name}: the migration arrived meanwhile; it is a VM now");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        return new VmResult(Message: $"removed {name}");
+    }
+
+    /// <summary>Where the VM went, when its last VM process ended by migrating it away; else null.</summary>
+    public static string? MigratedTo(VmBundle bundle)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(bundle.ExitPath));
+            return doc.RootElement.TryGetProperty("reason", out JsonElement r) && r.GetString() == VmProcessHost.MigratedReason
+                && doc.RootElement.TryGetProperty(VmProcessHost.MigratedToField, out JsonElement to) ? to.GetString() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return null; }
     }
 
     // ---------------------------------------------------------------- state
@@ -414,7 +530,7 @@ public sealed class VmManager : IVmActionExecutor
         else
         {
             // A pid file without a lock holder: the process died without its cleanup (SIGKILL, a crash).
-            state = File.Exists(bundle.PidPath) ? VmStatus.Crashed : VmStatus.Stopped;
+            state = File.Exists(bundle.PidPath) ? VmStatus.Crashed : MigratedTo(bundle) != null ? VmStatus.Migrated : VmStatus.Stopped;
         }
         return new VmStatus(d.Name, state, d.Cpus, d.MemoryMiB, pid, started, bundle.Directory);
     }
@@ -428,8 +544,19 @@ public sealed class VmManager : IVmActionExecutor
         {
             string dir = Home.BundleDirectory(name);
             bool running = ProcessLock.IsHeld(Path.Combine(dir, "vm.lock"));
+            if (running && IsIncoming(name))
+            {
+                int? pid = int.TryParse(ReadOrEmpty(Path.Combine(dir, "vm.pid")).Trim(), out int p) ? p : null;
+                return new VmStatus(name, VmStatus.Incoming, 0, 0, pid, null, dir);
+            }
             return new VmStatus(name, running ? VmStatus.Running : VmStatus.Invalid, 0, 0, null, null, dir);
         }
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
     }
 
     private VmBundle OpenRunning(string name)

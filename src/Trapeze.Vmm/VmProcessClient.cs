@@ -73,6 +73,8 @@ public sealed class VmProcessClient(string socketPath, TimeSpan? timeout = null)
 
     public string SaveSnapshot(string path) => Check(_http.Send(HttpMethod.Put, "snapshot/create", JsonSerializer.Serialize(new Dictionary<string, string> { ["snapshot_path"] = path })));
 
+    public string Migrate(string destination) => Check(_http.Send(HttpMethod.Put, "migrate", JsonSerializer.Serialize(new Dictionary<string, string> { ["destination"] = destination })));
+
     public string Metrics() => Check(_http.Send(HttpMethod.Get, "metrics"));
 
     public string PatchVm(string state) => Check(_http.Send(HttpMethod.Patch, "vm", JsonSerializer.Serialize(new Dictionary<string, string> { ["state"] = state })));

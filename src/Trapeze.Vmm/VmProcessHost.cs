@@ -4,6 +4,7 @@ using Trapeze.Devices.Power;
 using Trapeze.Devices.Storage;
 using Trapeze.Machine;
 using Trapeze.Machine.Boot;
+using Trapeze.Machine.Migration;
 
 namespace Trapeze.Vmm;
 
@@ -26,6 +27,11 @@ public interface IVmProcessControl
     void ForceOff();
     void SetPaused(bool paused);
     string MetricsJson();
+
+    /// <summary>Live-migrates the guest to the VM process receiving on <paramref name="destination"/> (HOST:PORT);
+    /// on success returns the report as JSON and this process ends (its bundle is left marked migrated); on
+    /// failure throws <see cref="VmException"/> and the guest runs on here.</summary>
+    string Migrate(string destination);
 }
 
 /// <summary>
@@ -39,6 +45,7 @@ public sealed class VmProcessHost : IVmProcessControl
     private readonly VmBundle _bundle;
     private readonly VirtMachine _machine;
     private int _powerOffRequested;
+    private string? _migratedTo;
 
     private VmProcessHost(VmBundle bundle, VirtMachine machine)
     {
@@ -71,9 +78,10 @@ public sealed class VmProcessHost : IVmProcessControl
         File.WriteAllText(bundle.PidPath, $"{Environment.ProcessId}\n");
         int code;
         string reason;
+        string? migratedTo = null;
         try
         {
-            (code, reason) = RunMachine(bundle, restoreFrom, serveApi);
+            (code, reason, migratedTo) = RunMachine(bundle, restoreFrom, serveApi);
         }
         catch (Exception e) when (e is MachineConfigException or BootImageException or DiskImageException or VmException)
         {
@@ -89,15 +97,25 @@ public sealed class VmProcessHost : IVmProcessControl
             // A host resource the VM process needs (its sockets, its log) is not to be had.
             (code, reason) = (Fail($"{bundle.Name}: {e.Message}"), "refused");
         }
-        File.WriteAllText(bundle.ExitPath, JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["reason"] = reason, ["exit_code"] = code, ["time"] = DateTimeOffset.UtcNow,
-        }));
+        WriteExit(bundle, code, reason, migratedTo);
         bundle.RemoveRuntimeLeftovers();
         return code;
     }
 
-    private static (int, string) RunMachine(VmBundle bundle, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
+    private static void WriteExit(VmBundle bundle, int code, string reason, string? migratedTo)
+    {
+        var exit = new Dictionary<string, object> { ["reason"] = reason, ["exit_code"] = code, ["time"] = DateTimeOffset.UtcNow };
+        if (migratedTo != null) exit[MigratedToField] = migratedTo;
+        File.WriteAllText(bundle.ExitPath, JsonSerializer.Serialize(exit));
+    }
+
+    /// <summary>The exit.json reason of a VM process whose guest moved to another host.</summary>
+    public const string MigratedReason = "migrated";
+
+    /// <summary>The exit.json field naming where the guest went.</summary>
+    public const string MigratedToField = "migrated_to";
+
+    private static (int, string, string?) RunMachine(VmBundle bundle, string? restoreFrom, Func<IVmProcessControl, string, IDisposable> serveApi)
     {
         MachineConfig config = bundle.ToMachineConfig();
         using var console = new ConsoleHub(bundle.ConsoleLog);
@@ -108,7 +126,170 @@ public sealed class VmProcessHost : IVmProcessControl
         console.Listen(bundle.ConsoleSocket, data => machine.EnqueueConsoleInput(data));
         using IDisposable api = serveApi(host, bundle.ApiSocket);
         int code = machine.Run();
-        return (code, code == 0 ? "poweroff" : "guest-failure");
+        if (host._migratedTo != null) return (0, MigratedReason, host._migratedTo);
+        return (code, code == 0 ? "poweroff" : "guest-failure", null);
+    }
+
+    /// <summary>How long the source waits to connect to the destination.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long either side waits on the other during the bundle transfer.</summary>
+    private const int TransferTimeoutMs = 60_000;
+
+    public string Migrate(string destination)
+    {
+        if (Volatile.Read(ref _migratedTo) != null) throw VmException.Conflict($"{Name} has migrated already");
+        IReadOnlyList<(string Name, string Path)> files = BundleTransfer.CheckMovable(_bundle);
+        using System.Net.Sockets.TcpClient client = BundleTransfer.Connect(destination, ConnectTimeout);
+        System.Net.Sockets.NetworkStream stream = client.GetStream();
+        stream.ReadTimeout = TransferTimeoutMs;
+        stream.WriteTimeout = TransferTimeoutMs;
+        try { BundleTransfer.Send(stream, _bundle, files, MachineSnapshots.IsPaused(_machine)); }
+        catch (IOException e) { throw VmException.Conflict($"migration to {destination}: the destination went away ({e.Message})"); }
+        // LiveMigration sets its own time-outs for the wait on the destination's acknowledgement.
+        stream.ReadTimeout = System.Threading.Timeout.Infinite;
+        MigrationReport report;
+        try { report = LiveMigration.Send(_machine, stream, new MigrationOptions()); }
+        catch (MigrationException e) { throw VmException.Conflict($"migration to {destination} failed, {Name} runs on here: {e.Message}"); }
+        // The guest runs on the destination now: this machine, left paused, is powered off, which ends Run and
+        // this process (after this answer is sent: the API is stopped gracefully).
+        Volatile.Write(ref _migratedTo, destination);
+        ForceOff();
+        return JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["destination"] = destination,
+            ["rounds"] = report.Rounds.Count,
+            ["converged"] = report.Converged,
+            ["pages_sent"] = report.PagesSent,
+            ["bytes_sent"] = report.BytesSent,
+            ["state_bytes"] = report.StateBytes,
+            ["total_ms"] = Math.Round(report.TotalTime.TotalMilliseconds, 1),
+            ["downtime_ms"] = Math.Round(report.Downtime.TotalMilliseconds, 1),
+            ["summary"] = report.Summary(),
+        });
+    }
+
+    /// <summary>
+    /// The body of a VM process that receives a live migration (<c>trapeze vm-process --bundle DIR --incoming
+    /// HOST:PORT</c>): <paramref name="bundleDirectory"/> exists and holds no vm.json yet. Holds the lock, listens,
+    /// writes vm.pid once it does (the starter waits for that), takes one connection: the bundle transfer makes
+    /// the bundle, <see cref="LiveMigration.Receive"/> the machine, which then runs as a started VM's does. If no
+    /// source connects within <paramref name="timeout"/>, or the migration fails, the directory is removed.
+    /// </summary>
+    public static int RunIncoming(string bundleDirectory, string listen, TimeSpan timeout, Func<IVmProcessControl, string, IDisposable> serveApi)
+    {
+        string dir = Path.GetFullPath(bundleDirectory);
+        string name = Path.GetFileName(dir);
+        Native.DetachFromTerminal();
+        Native.MakeCreatedFilesPrivate();
+        Native.RedirectStdio(Path.Combine(dir, "vm-process.log"));
+        using FileStream? held = ProcessLock.TryAcquire(Path.Combine(dir, "vm.lock"));
+        if (held == null) return Fail($"{name} is already running");
+        if (File.Exists(Path.Combine(dir, VmBundle.DefinitionFile))) return Fail($"a VM named '{name}' already exists ({dir})");
+        System.Net.Sockets.TcpListener listener;
+        try { listener = BundleTransfer.Listen(listen); }
+        catch (VmException e) { return Fail(e.Message); }
+        VmBundle? bundle = null;
+        int code;
+        string reason;
+        string? migratedTo = null;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "vm.pid"), $"{Environment.ProcessId}\n");
+            System.Net.Sockets.TcpClient client;
+            using (listener.Server)
+            {
+                Task<System.Net.Sockets.TcpClient> accept = listener.AcceptTcpClientAsync();
+                if (!accept.Wait(timeout))
+                {
+                    code = Fail($"{name}: no migration arrived on {listen} within {timeout.TotalSeconds:0} s");
+                    Directory.Delete(dir, recursive: true);
+                    return code;
+                }
+                client = accept.Result;
+                // The last frames (the state, the acknowledgement) are small: sent at once, not coalesced.
+                client.NoDelay = true;
+                listener.Stop();
+            }
+            using (client)
+                (code, reason, bundle, migratedTo) = ReceiveAndRun(dir, name, client, serveApi);
+        }
+        catch (Exception e) when (e is MigrationException or VmException or MachineConfigException or BootImageException or DiskImageException
+            or IOException or System.Net.Sockets.SocketException or AggregateException)
+        {
+            Console.Error.WriteLine($"trapeze: {name}: {(e is AggregateException a ? a.InnerException?.Message : e.Message)}");
+            // Nothing of this VM is left here: the guest runs on at the source.
+            try { Directory.Delete(dir, recursive: true); }
+            catch (IOException) { }
+            return 2;
+        }
+        catch (MachineFailureException e)
+        {
+            Console.Error.WriteLine($"trapeze: {e.Message}: {e.InnerException}");
+            (code, reason) = (70, "failed");
+            bundle = VmBundle.Open(dir);
+        }
+        if (bundle != null)
+        {
+            WriteExit(bundle, code, reason, migratedTo);
+            bundle.RemoveRuntimeLeftovers();
+        }
+        return code;
+    }
+
+    private static (int, string, VmBundle, string?) ReceiveAndRun(string dir, string name, System.Net.Sockets.TcpClient client,
+        Func<IVmProcessControl, string, IDisposable> serveApi)
+    {
+        System.Net.Sockets.NetworkStream stream = client.GetStream();
+        stream.ReadTimeout = TransferTimeoutMs;
+        stream.WriteTimeout = TransferTimeoutMs;
+        VmBundle bundle;
+        MachineConfig config;
+        bool paused;
+        try
+        {
+            bundle = BundleTransfer.Receive(stream, dir, name, out paused);
+            config = bundle.ToMachineConfig();
+            foreach (string? file in new[] { config.KernelPath, config.InitrdPath, config.FirmwarePath })
+                if (file != null && !File.Exists(file)) throw VmException.BadRequest($"cannot read '{file}' on the destination: no such file");
+            foreach (DiskConfig disk in config.Disks)
+                if (!File.Exists(disk.Path)) throw VmException.BadRequest($"cannot open disk '{disk.Path}' on the destination: no such file (live migration needs shared storage)");
+        }
+        catch (Exception e) when (e is VmException or MachineConfigException)
+        {
+            BundleTransfer.Reply(stream, e.Message);
+            throw;
+        }
+        BundleTransfer.Reply(stream, null);
+        // The rest of the stream is LiveMigration's, with its own time-outs on the source's side.
+        stream.ReadTimeout = System.Threading.Timeout.Infinite;
+
+        using var console = new ConsoleHub(bundle.ConsoleLog);
+        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using VirtMachine machine = LiveMigration.Receive(config, stream, new ReceiveOptions
+        {
+            State = paused ? StayPaused.Instance : SnapshotStateTransfer.Instance,
+            ConsoleOutput = console.Write,
+            OnCreated = SnapshotStateTransfer.RunPausedOnNewThread((_, c) => exited.TrySetResult(c), (_, e) => exited.TrySetException(e)),
+        });
+        var host = new VmProcessHost(bundle, machine);
+        console.Listen(bundle.ConsoleSocket, data => machine.EnqueueConsoleInput(data));
+        using IDisposable api = serveApi(host, bundle.ApiSocket);
+        int code = exited.Task.GetAwaiter().GetResult();
+        if (host._migratedTo != null) return (0, MigratedReason, bundle, host._migratedTo);
+        return (code, code == 0 ? "poweroff" : "guest-failure", bundle, null);
+    }
+
+    /// <summary>The state transfer for a guest that was paused at the source: restored, it stays paused here
+    /// (Run waits) until resumed.</summary>
+    private sealed class StayPaused : IMachineStateTransfer
+    {
+        public static readonly StayPaused Instance = new();
+        public bool Pause(VirtMachine machine) => SnapshotStateTransfer.Instance.Pause(machine);
+        public void Resume(VirtMachine machine) => SnapshotStateTransfer.Instance.Resume(machine);
+        public void SaveState(VirtMachine machine, Stream destination) => SnapshotStateTransfer.Instance.SaveState(machine, destination);
+        public void RestoreState(VirtMachine machine, Stream source) => SnapshotStateTransfer.Instance.RestoreState(machine, source);
+        public void Start(VirtMachine machine) { }
     }
 
     private static int Fail(string message)

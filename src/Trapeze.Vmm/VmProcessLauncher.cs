@@ -36,7 +36,18 @@ public sealed class VmProcessLauncher
 
     /// <summary>Starts the VM process of <paramref name="bundle"/>; with <paramref name="restoreFrom"/>, it
     /// continues the guest saved in that snapshot instead of booting.</summary>
-    public Process Launch(VmBundle bundle, string? restoreFrom = null)
+    public Process Launch(VmBundle bundle, string? restoreFrom = null) =>
+        Launch(bundle.Directory, bundle.Definition.GcHeapLimitMiB,
+            restoreFrom != null ? ["--restore", restoreFrom] : []);
+
+    /// <summary>Starts a VM process in <paramref name="directory"/> (no vm.json yet) that waits on
+    /// <paramref name="listen"/> for a live migration. Its heap bound is the default one: the source's vm.json
+    /// arrives only with the migration.</summary>
+    public Process LaunchIncoming(string directory, string listen, TimeSpan timeout) =>
+        Launch(directory, VmDefinition.DefaultGcHeapLimitMiB,
+            ["--incoming", listen, "--incoming-timeout", ((long)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)]);
+
+    private Process Launch(string directory, int gcHeapLimitMiB, string[] extra)
     {
         var psi = new ProcessStartInfo(Program)
         {
@@ -46,20 +57,16 @@ public sealed class VmProcessLauncher
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = bundle.Directory,
+            WorkingDirectory = directory,
         };
         foreach (string a in PrefixArguments) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("vm-process");
         psi.ArgumentList.Add("--bundle");
-        psi.ArgumentList.Add(bundle.Directory);
-        if (restoreFrom != null)
-        {
-            psi.ArgumentList.Add("--restore");
-            psi.ArgumentList.Add(restoreFrom);
-        }
+        psi.ArgumentList.Add(directory);
+        foreach (string a in extra) psi.ArgumentList.Add(a);
         // Guest RAM is a native mapping of the configured size; the managed heap is what else can grow, so
         // it gets a hard bound (the runtime fails allocations beyond it with OutOfMemoryException).
-        psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + ((long)bundle.Definition.GcHeapLimitMiB << 20).ToString("x", CultureInfo.InvariantCulture);
+        psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + ((long)gcHeapLimitMiB << 20).ToString("x", CultureInfo.InvariantCulture);
         psi.Environment["DOTNET_gcServer"] = "0";
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Program}");
         p.StandardInput.Close();
