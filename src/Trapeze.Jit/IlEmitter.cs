@@ -34,10 +34,11 @@ public sealed unsafe class IlEmitter
     private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
     private readonly bool[] _written = new bool[32];
     private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry, _fsOn, _rm, _fpValue;
-    private bool _hasFloat;
+    private readonly LocalBuilder _readTlb, _writeTlb, _dataCtx;
+    private bool _hasFloat, _hasLoad, _hasStore;
     /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
     private readonly List<Action> _cold = [];
-    private readonly Label _exitContinue, _exitException, _faultTail;
+    private readonly Label _exitContinue, _exitException, _faultTail, _memoryFaultTail;
     private readonly Dictionary<int, Label> _labels = [];
     private readonly List<DecodedInsn> _helperInsns = [];
 
@@ -57,9 +58,13 @@ public sealed unsafe class IlEmitter
         _fsOn = _il.DeclareLocal(typeof(int));
         _rm = _il.DeclareLocal(typeof(int));
         _fpValue = _il.DeclareLocal(Ulong);
+        _readTlb = _il.DeclareLocal(typeof(nint));
+        _writeTlb = _il.DeclareLocal(typeof(nint));
+        _dataCtx = _il.DeclareLocal(Ulong);
         _exitContinue = _il.DefineLabel();
         _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
+        _memoryFaultTail = _il.DefineLabel();
     }
 
     /// <summary>Time RyuJIT took for the last region compiled on this thread.</summary>
@@ -111,6 +116,8 @@ public sealed unsafe class IlEmitter
             {
                 XRoles(d, out int r1, out int r2, out int wd);
                 if (d.Op is >= Op.Flw and <= Op.FmvDX) _hasFloat = true;
+                if (d.Op is Op.Lb or Op.Lh or Op.Lw or Op.Ld or Op.Lbu or Op.Lhu or Op.Lwu or Op.Flw or Op.Fld) _hasLoad = true;
+                if (d.Op is Op.Sb or Op.Sh or Op.Sw or Op.Sd or Op.Fsw or Op.Fsd) _hasStore = true;
                 Use(r1); Use(r2);
                 if (wd > 0) { Use(wd); _written[wd] = true; }
             }
@@ -131,6 +138,24 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _retired);
         _il.Emit(OpCodes.Ldc_I4, BackEdgeBudget);
         _il.Emit(OpCodes.Stloc, _budget);
+        // The TLB arrays never move and the data context changes only with privilege, satp or mstatus, whose
+        // changes end a region (a trap leaves it, a CSR write other than frm/fflags/fcsr is not translated):
+        // read once here instead of at every access, which keeps each probe shorter for RyuJIT.
+        if (_hasLoad)
+        {
+            LoadStateField(HartStateLayout.ReadTlb);
+            _il.Emit(OpCodes.Stloc, _readTlb);
+        }
+        if (_hasStore)
+        {
+            LoadStateField(HartStateLayout.WriteTlb);
+            _il.Emit(OpCodes.Stloc, _writeTlb);
+        }
+        if (_hasLoad || _hasStore)
+        {
+            LoadStateField(HartStateLayout.DataCtx);
+            _il.Emit(OpCodes.Stloc, _dataCtx);
+        }
         if (_hasFloat)
         {
             // mstatus.FS cannot become Off inside a region (only a write of mstatus or sstatus, which ends
@@ -145,6 +170,12 @@ public sealed unsafe class IlEmitter
 
         foreach (var b in order) EmitBlock(b);
         foreach (var stub in _cold) stub();
+
+        // Out-of-line loads and stores leave the packed fault in JitValue themselves (one constant argument
+        // instead of a branch and a store at every access).
+        _il.MarkLabel(_memoryFaultTail);
+        LoadStateField(HartStateLayout.JitValue);
+        _il.Emit(OpCodes.Stloc, _fault);
 
         // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
         _il.MarkLabel(_faultTail);
@@ -519,7 +550,7 @@ public sealed unsafe class IlEmitter
     // write TLB holds no fast entry for them (SoftMmu.Translate, MarkCode, SyncWatches).
 
     private const int TlbEntrySize = 32;
-    private const int TlbCtx = 8, TlbAddend = 16;
+    private const int TlbAddend = 16;
 
     /// <summary>Leaves the guest address of the access in <see cref="_va"/>.</summary>
     private void EmitAddress(in DecodedInsn d)
@@ -533,19 +564,20 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _va);
     }
 
-    /// <summary>Probes the TLB at <paramref name="tlbOffset"/> for the access at <see cref="_va"/>: on a hit
-    /// leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack empty).</summary>
-    private void EmitTlbProbe(int tlbOffset, int size, Label miss)
+    /// <summary>Probes the TLB whose base is in <paramref name="tlb"/> for the access at <see cref="_va"/>: on
+    /// a hit leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack
+    /// empty). Tag and context are compared with one branch (both differences or-ed), which saves RyuJIT a
+    /// block per access.</summary>
+    private void EmitTlbProbe(LocalBuilder tlb, int size, Label miss)
     {
         // entry = tlb + ((va >> 12) & (TlbSize - 1)) * sizeof(TlbEntry)
-        StateAddress(tlbOffset);
-        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, tlb);
         _il.Emit(OpCodes.Ldloc, _va);
-        _il.Emit(OpCodes.Ldc_I4, 12 - 5);
+        _il.Emit(OpCodes.Ldc_I4_7); // 12 - log2(sizeof(TlbEntry))
         _il.Emit(OpCodes.Shr_Un);
-        _il.Emit(OpCodes.Ldc_I8, (long)((Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize));
-        _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Ldc_I4, (Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize);
+        _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _entry);
         _il.Emit(OpCodes.Ldloc, _entry);
@@ -553,13 +585,15 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldloc, _va);
         _il.Emit(OpCodes.Ldc_I8, (long)(Trapeze.Core.Mmu.SoftMmu.PageMask | (ulong)(size - 1)));
         _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Xor);
         _il.Emit(OpCodes.Ldloc, _entry);
-        _il.Emit(OpCodes.Ldc_I4, TlbCtx);
+        _il.Emit(OpCodes.Ldc_I4_8); // TlbCtx
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Ldind_I8);
-        LoadStateField(HartStateLayout.DataCtx);
-        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _dataCtx);
+        _il.Emit(OpCodes.Xor);
+        _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Brtrue, miss);
         _il.Emit(OpCodes.Ldloc, _entry);
         _il.Emit(OpCodes.Ldc_I4, TlbAddend);
         _il.Emit(OpCodes.Add);
@@ -589,7 +623,7 @@ public sealed unsafe class IlEmitter
         EmitAddress(d);
         var miss = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbProbe(HartStateLayout.ReadTlb, size, miss);
+        EmitTlbProbe(_readTlb, size, miss);
         _il.Emit(LoadIndirect(size, signed));
         _il.Emit(signed || size == 8 ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
         store();
@@ -599,8 +633,9 @@ public sealed unsafe class IlEmitter
             _il.MarkLabel(miss);
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _va);
+            _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
             Call(LoadHelpers[size]);
-            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Brfalse, _memoryFaultTail);
             LoadStateField(HartStateLayout.JitValue);
             if (signed)
             {
@@ -624,7 +659,7 @@ public sealed unsafe class IlEmitter
         EmitAddress(d);
         var miss = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbProbe(HartStateLayout.WriteTlb, size, miss);
+        EmitTlbProbe(_writeTlb, size, miss);
         value();
         _il.Emit(StoreIndirect(size));
         _il.MarkLabel(done);
@@ -634,8 +669,9 @@ public sealed unsafe class IlEmitter
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _va);
             value();
+            _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
             Call(StoreHelpers[size]);
-            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Brfalse, _memoryFaultTail);
             _il.Emit(OpCodes.Br, done);
         });
     }
@@ -794,13 +830,17 @@ public sealed unsafe class IlEmitter
         });
     }
 
+    /// <summary>What the fault tail needs to know of an instruction: its page offset and how many
+    /// instructions of its block retired before it.</summary>
+    private static long FaultPosition(int off, int k) => ((long)off << 32) | (uint)k;
+
     /// <summary>After a helper returning false for "raised an exception": leave through the shared fault
     /// tail with this instruction's page offset and position packed in one constant.</summary>
     private void EmitFaultCheck(int off, int k)
     {
         var ok = _il.DefineLabel();
         _il.Emit(OpCodes.Brtrue, ok);
-        _il.Emit(OpCodes.Ldc_I8, ((long)off << 32) | (uint)k);
+        _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
         _il.Emit(OpCodes.Stloc, _fault);
         _il.Emit(OpCodes.Br, _faultTail);
         _il.MarkLabel(ok);
