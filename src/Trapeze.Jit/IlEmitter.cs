@@ -36,6 +36,10 @@ public sealed unsafe class IlEmitter
     private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry, _fsOn, _rm, _fpValue;
     private readonly LocalBuilder _readTlb, _writeTlb, _dataCtx;
     private bool _hasFloat, _hasLoad, _hasStore;
+    /// <summary>What earlier instructions of the block being emitted have established, so that later ones
+    /// need not do it again (a block is straight-line code entered only at its start): FS is on, frm holds
+    /// a valid rounding mode (in <see cref="_rm"/>), mstatus.FS is Dirty.</summary>
+    private bool _fsKnownOn, _rmKnown, _fsDirtied;
     /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
     private readonly List<Action> _cold = [];
     private readonly Label _exitContinue, _exitException, _faultTail, _memoryFaultTail;
@@ -227,6 +231,7 @@ public sealed unsafe class IlEmitter
     private void EmitBlock(RegionBlock b)
     {
         _il.MarkLabel(_labels[b.Offset]);
+        _fsKnownOn = _rmKnown = _fsDirtied = false;
         int n = b.Insns.Count;
         bool controlLast = b.End is BlockEnd.Branch or BlockEnd.Jump or BlockEnd.IndirectJump;
         int straight = controlLast ? n - 1 : n;
@@ -500,7 +505,10 @@ public sealed unsafe class IlEmitter
                 EmitHelper(d, off, k, Amo); break;
             case >= Op.Flw and <= Op.FcvtSLu: EmitFloat(d, off, k, FExecute); break;
             case >= Op.Fld and <= Op.FmvDX: EmitFloat(d, off, k, DExecute); break;
-            case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci: EmitHelper(d, off, k, CsrExecute); break;
+            case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci:
+                EmitHelper(d, off, k, CsrExecute);
+                _rmKnown = false; // frm or fcsr may have been written
+                break;
             default:
                 throw new InvalidOperationException($"no translation for {d.Op} (region builder should have stopped before it)");
         }
@@ -719,13 +727,15 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldind_I8);
     }
 
-    /// <summary>Writes the value on the stack to f[rd] and marks FS dirty, as FpHelpers.WriteD does.</summary>
-    private void StoreF(int rd)
+    /// <summary>Writes the value on the stack to f[rd] and, when <paramref name="markDirty"/>, marks FS
+    /// dirty as FpHelpers.WriteD does (once per block is enough: nothing inside a block makes FS clean).</summary>
+    private void StoreF(int rd, bool markDirty)
     {
         _il.Emit(OpCodes.Stloc, _fpValue);
         StateAddress(HartStateLayout.FReg(rd));
         _il.Emit(OpCodes.Ldloc, _fpValue);
         _il.Emit(OpCodes.Stind_I8);
+        if (!markDirty) return;
         StateAddress(HartStateLayout.Mstatus);
         LoadStateField(HartStateLayout.Mstatus);
         _il.Emit(OpCodes.Ldc_I8, unchecked((long)(Mstatus.FsDirty | Mstatus.Sd)));
@@ -747,12 +757,19 @@ public sealed unsafe class IlEmitter
             EmitHelper(d, off, k, handler); // always illegal
             return;
         }
+        // The FS and frm checks are made by the first instruction of the block that needs them: a later one
+        // is reached only if they passed (a failed check traps in the interpreter's handler).
         var fallback = _il.DefineLabel();
         var done = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _fsOn);
-        _il.Emit(OpCodes.Brfalse, fallback);
+        bool needsFallback = false;
+        if (!_fsKnownOn)
+        {
+            _il.Emit(OpCodes.Ldloc, _fsOn);
+            _il.Emit(OpCodes.Brfalse, fallback);
+            needsFallback = true;
+        }
         bool dynamic = usesRm && d.Rm == 7;
-        if (dynamic)
+        if (dynamic && !_rmKnown)
         {
             StateAddress(HartStateLayout.Frm);
             _il.Emit(OpCodes.Ldind_U1);
@@ -760,22 +777,27 @@ public sealed unsafe class IlEmitter
             _il.Emit(OpCodes.Ldloc, _rm);
             _il.Emit(OpCodes.Ldc_I4_4);
             _il.Emit(OpCodes.Bgt_Un, fallback);
+            needsFallback = true;
         }
+        _fsKnownOn = true;
+        if (dynamic) _rmKnown = true;
+        bool dirty = !_fsDirtied;
+        if (!WritesX(d.Op) && d.Op is not (Op.Fsd or Op.Fsw or Op.FmvXD or Op.FmvXW)) _fsDirtied = true;
         int rd = d.Rd, rs1 = d.Rs1, rs2 = d.Rs2;
         switch (d.Op)
         {
-            case Op.Fld: EmitLoadValue(d, off, k, 8, false, () => StoreF(rd)); break;
+            case Op.Fld: EmitLoadValue(d, off, k, 8, false, () => StoreF(rd, dirty)); break;
             case Op.Flw:
                 EmitLoadValue(d, off, k, 4, false, () =>
                 {
                     _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
                     _il.Emit(OpCodes.Or);
-                    StoreF(rd);
+                    StoreF(rd, dirty);
                 });
                 break;
             case Op.Fsd: EmitStoreValue(d, off, k, 8, () => LoadF(rs2)); break;
             case Op.Fsw: EmitStoreValue(d, off, k, 4, () => LoadF(rs2)); break;
-            case Op.FmvDX: LoadX(rs1); StoreF(rd); break;
+            case Op.FmvDX: LoadX(rs1); StoreF(rd, dirty); break;
             case Op.FmvXD: LoadF(rs1); StoreX(rd); break;
             case Op.FmvWX:
                 LoadX(rs1);
@@ -783,7 +805,7 @@ public sealed unsafe class IlEmitter
                 _il.Emit(OpCodes.Conv_U8);
                 _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
                 _il.Emit(OpCodes.Or);
-                StoreF(rd);
+                StoreF(rd, dirty);
                 break;
             case Op.FmvXW: LoadF(rs1); SignExtendWord(); StoreX(rd); break;
             case Op.FsgnjD or Op.FsgnjnD or Op.FsgnjxD:
@@ -800,7 +822,7 @@ public sealed unsafe class IlEmitter
                 _il.Emit(OpCodes.Ldc_I8, sign);
                 _il.Emit(OpCodes.And);
                 _il.Emit(d.Op == Op.FsgnjxD ? OpCodes.Xor : OpCodes.Or);
-                StoreF(rd);
+                StoreF(rd, dirty);
                 break;
             }
             default:
@@ -816,11 +838,12 @@ public sealed unsafe class IlEmitter
                 else _il.Emit(OpCodes.Ldc_I4, usesRm ? d.Rm : 0);
                 Call(m);
                 if (WritesX(d.Op)) StoreX(rd);
-                else StoreF(rd);
+                else StoreF(rd, dirty);
                 break;
             }
         }
         _il.MarkLabel(done);
+        if (!needsFallback) return;
         var insn = d;
         _cold.Add(() =>
         {
