@@ -34,7 +34,7 @@ public sealed unsafe class IlEmitter
     private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
     private readonly bool[] _written = new bool[32];
     private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry, _fsOn, _rm, _fpValue;
-    private readonly LocalBuilder _readTlb, _writeTlb, _dataCtx;
+    private readonly LocalBuilder _readTlb, _writeTlb, _dataCtx, _exitKind;
     private bool _hasFloat, _hasLoad, _hasStore;
     /// <summary>What earlier instructions of the block being emitted have established, so that later ones
     /// need not do it again (a block is straight-line code entered only at its start): FS is on, frm holds
@@ -65,6 +65,7 @@ public sealed unsafe class IlEmitter
         _readTlb = _il.DeclareLocal(typeof(nint));
         _writeTlb = _il.DeclareLocal(typeof(nint));
         _dataCtx = _il.DeclareLocal(Ulong);
+        _exitKind = _il.DeclareLocal(Ulong);
         _exitContinue = _il.DefineLabel();
         _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
@@ -197,8 +198,7 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _retired);
         _il.Emit(OpCodes.Br, _exitException);
 
-        EmitTail(_exitContinue, RegionExit.Continue);
-        EmitTail(_exitException, RegionExit.Exception);
+        EmitTail();
     }
 
     private void Use(int r)
@@ -206,9 +206,19 @@ public sealed unsafe class IlEmitter
         if (r > 0 && r < 32 && _x[r] == null) _x[r] = _il.DeclareLocal(Ulong);
     }
 
-    private void EmitTail(Label label, RegionExit exit)
+    /// <summary>The one exit: both kinds share the register write-back (emitting it once per kind doubled
+    /// the IL a region spends on it); the kind travels in a local.</summary>
+    private void EmitTail()
     {
-        _il.MarkLabel(label);
+        var tail = _il.DefineLabel();
+        _il.MarkLabel(_exitException);
+        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Exception);
+        _il.Emit(OpCodes.Stloc, _exitKind);
+        _il.Emit(OpCodes.Br, tail);
+        _il.MarkLabel(_exitContinue);
+        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Continue);
+        _il.Emit(OpCodes.Stloc, _exitKind);
+        _il.MarkLabel(tail);
         for (int r = 1; r < 32; r++)
         {
             if (!_written[r]) continue;
@@ -224,7 +234,7 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldloc, _retired);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stind_I8);
-        _il.Emit(OpCodes.Ldc_I8, (long)exit);
+        _il.Emit(OpCodes.Ldloc, _exitKind);
         _il.Emit(OpCodes.Ret);
     }
 
