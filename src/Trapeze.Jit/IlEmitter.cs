@@ -19,14 +19,14 @@ public sealed unsafe class IlEmitter
     public const int BackEdgeBudget = 1024;
 
     private static readonly Type Ulong = typeof(ulong);
-    private static readonly MethodInfo LrW = Method(typeof(Rv64A), nameof(Rv64A.LrW));
-    private static readonly MethodInfo LrD = Method(typeof(Rv64A), nameof(Rv64A.LrD));
-    private static readonly MethodInfo ScW = Method(typeof(Rv64A), nameof(Rv64A.ScW));
-    private static readonly MethodInfo ScD = Method(typeof(Rv64A), nameof(Rv64A.ScD));
-    private static readonly MethodInfo Amo = Method(typeof(Rv64A), nameof(Rv64A.Amo));
-    private static readonly MethodInfo FExecute = Method(typeof(Rv64F), nameof(Rv64F.Execute));
-    private static readonly MethodInfo DExecute = Method(typeof(Rv64D), nameof(Rv64D.Execute));
-    private static readonly MethodInfo CsrExecute = Method(typeof(Hart), nameof(Hart.ExecuteCsr));
+    private static readonly MethodInfo LrW = Method(typeof(JitHelpers), nameof(JitHelpers.LrW));
+    private static readonly MethodInfo LrD = Method(typeof(JitHelpers), nameof(JitHelpers.LrD));
+    private static readonly MethodInfo ScW = Method(typeof(JitHelpers), nameof(JitHelpers.ScW));
+    private static readonly MethodInfo ScD = Method(typeof(JitHelpers), nameof(JitHelpers.ScD));
+    private static readonly MethodInfo Amo = Method(typeof(JitHelpers), nameof(JitHelpers.Amo));
+    private static readonly MethodInfo FExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteF));
+    private static readonly MethodInfo DExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteD));
+    private static readonly MethodInfo CsrExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteCsr));
 
     private readonly Region _region;
     private readonly ILGenerator _il;

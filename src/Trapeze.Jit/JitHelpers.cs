@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Trapeze.Core.Cpu;
+using Trapeze.Core.Isa;
 
 namespace Trapeze.Jit;
 
@@ -35,4 +36,16 @@ public static unsafe class JitHelpers
     }
 
     [MethodImpl(Hot)] public static void FullFence() => Interlocked.MemoryBarrier();
+
+    // The interpreter's handlers of the instructions a region runs out of line (A, CSR, F/D whose checks
+    // fail). Called through these so that RyuJIT does not inline the handlers' small front ends, and what
+    // those inline in turn, into every region that holds such an instruction.
+    [MethodImpl(Hot)] public static bool LrW(Hart h, HartState* s, in DecodedInsn d) => Rv64A.LrW(h, s, d);
+    [MethodImpl(Hot)] public static bool LrD(Hart h, HartState* s, in DecodedInsn d) => Rv64A.LrD(h, s, d);
+    [MethodImpl(Hot)] public static bool ScW(Hart h, HartState* s, in DecodedInsn d) => Rv64A.ScW(h, s, d);
+    [MethodImpl(Hot)] public static bool ScD(Hart h, HartState* s, in DecodedInsn d) => Rv64A.ScD(h, s, d);
+    [MethodImpl(Hot)] public static bool Amo(Hart h, HartState* s, in DecodedInsn d) => Rv64A.Amo(h, s, d);
+    [MethodImpl(Hot)] public static bool ExecuteF(Hart h, HartState* s, in DecodedInsn d) => Rv64F.Execute(h, s, d);
+    [MethodImpl(Hot)] public static bool ExecuteD(Hart h, HartState* s, in DecodedInsn d) => Rv64D.Execute(h, s, d);
+    [MethodImpl(Hot)] public static bool ExecuteCsr(Hart h, HartState* s, in DecodedInsn d) => Hart.ExecuteCsr(h, s, d);
 }
