@@ -23,7 +23,7 @@ public static class RunCommand
           --dump-dtb FILE           write the generated device tree and exit
           --stats                   print execution statistics on exit
           --no-jit                  interpret only (no binary translation)
-          --jit-threshold N         executions before a block is translated (default 4000; 0 = all, at once)
+          --jit-threshold N         executions before a block is translated (default 8000; 0 = all, at once)
           --lockstep N              check every Nth translated region run against the interpreter; stop
                                     at the first divergence with a report (exit 3). One hart only
         """ + "\n" + MachineOptions.DeviceHelp + "\n\n" + """

@@ -19,14 +19,14 @@ public sealed unsafe class IlEmitter
     public const int BackEdgeBudget = 1024;
 
     private static readonly Type Ulong = typeof(ulong);
-    private static readonly MethodInfo LrW = Method(typeof(Rv64A), nameof(Rv64A.LrW));
-    private static readonly MethodInfo LrD = Method(typeof(Rv64A), nameof(Rv64A.LrD));
-    private static readonly MethodInfo ScW = Method(typeof(Rv64A), nameof(Rv64A.ScW));
-    private static readonly MethodInfo ScD = Method(typeof(Rv64A), nameof(Rv64A.ScD));
-    private static readonly MethodInfo Amo = Method(typeof(Rv64A), nameof(Rv64A.Amo));
-    private static readonly MethodInfo FExecute = Method(typeof(Rv64F), nameof(Rv64F.Execute));
-    private static readonly MethodInfo DExecute = Method(typeof(Rv64D), nameof(Rv64D.Execute));
-    private static readonly MethodInfo CsrExecute = Method(typeof(Hart), nameof(Hart.ExecuteCsr));
+    private static readonly MethodInfo LrW = Method(typeof(JitHelpers), nameof(JitHelpers.LrW));
+    private static readonly MethodInfo LrD = Method(typeof(JitHelpers), nameof(JitHelpers.LrD));
+    private static readonly MethodInfo ScW = Method(typeof(JitHelpers), nameof(JitHelpers.ScW));
+    private static readonly MethodInfo ScD = Method(typeof(JitHelpers), nameof(JitHelpers.ScD));
+    private static readonly MethodInfo Amo = Method(typeof(JitHelpers), nameof(JitHelpers.Amo));
+    private static readonly MethodInfo FExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteF));
+    private static readonly MethodInfo DExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteD));
+    private static readonly MethodInfo CsrExecute = Method(typeof(JitHelpers), nameof(JitHelpers.ExecuteCsr));
 
     private readonly Region _region;
     private readonly ILGenerator _il;
@@ -34,10 +34,15 @@ public sealed unsafe class IlEmitter
     private readonly LocalBuilder?[] _x = new LocalBuilder?[32];
     private readonly bool[] _written = new bool[32];
     private readonly LocalBuilder _pcBase, _retired, _budget, _fault, _exitPc, _va, _entry, _fsOn, _rm, _fpValue;
-    private bool _hasFloat;
+    private readonly LocalBuilder _readTlb, _writeTlb, _dataCtx, _exitKind;
+    private bool _hasFloat, _hasLoad, _hasStore;
+    /// <summary>What earlier instructions of the block being emitted have established, so that later ones
+    /// need not do it again (a block is straight-line code entered only at its start): FS is on, frm holds
+    /// a valid rounding mode (in <see cref="_rm"/>), mstatus.FS is Dirty.</summary>
+    private bool _fsKnownOn, _rmKnown, _fsDirtied;
     /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
     private readonly List<Action> _cold = [];
-    private readonly Label _exitContinue, _exitException, _faultTail;
+    private readonly Label _exitContinue, _exitException, _faultTail, _memoryFaultTail;
     private readonly Dictionary<int, Label> _labels = [];
     private readonly List<DecodedInsn> _helperInsns = [];
 
@@ -57,9 +62,14 @@ public sealed unsafe class IlEmitter
         _fsOn = _il.DeclareLocal(typeof(int));
         _rm = _il.DeclareLocal(typeof(int));
         _fpValue = _il.DeclareLocal(Ulong);
+        _readTlb = _il.DeclareLocal(typeof(nint));
+        _writeTlb = _il.DeclareLocal(typeof(nint));
+        _dataCtx = _il.DeclareLocal(Ulong);
+        _exitKind = _il.DeclareLocal(Ulong);
         _exitContinue = _il.DefineLabel();
         _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
+        _memoryFaultTail = _il.DefineLabel();
     }
 
     /// <summary>Time RyuJIT took for the last region compiled on this thread.</summary>
@@ -111,6 +121,8 @@ public sealed unsafe class IlEmitter
             {
                 XRoles(d, out int r1, out int r2, out int wd);
                 if (d.Op is >= Op.Flw and <= Op.FmvDX) _hasFloat = true;
+                if (d.Op is Op.Lb or Op.Lh or Op.Lw or Op.Ld or Op.Lbu or Op.Lhu or Op.Lwu or Op.Flw or Op.Fld) _hasLoad = true;
+                if (d.Op is Op.Sb or Op.Sh or Op.Sw or Op.Sd or Op.Fsw or Op.Fsd) _hasStore = true;
                 Use(r1); Use(r2);
                 if (wd > 0) { Use(wd); _written[wd] = true; }
             }
@@ -131,6 +143,24 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _retired);
         _il.Emit(OpCodes.Ldc_I4, BackEdgeBudget);
         _il.Emit(OpCodes.Stloc, _budget);
+        // The TLB arrays never move and the data context changes only with privilege, satp or mstatus, whose
+        // changes end a region (a trap leaves it, a CSR write other than frm/fflags/fcsr is not translated):
+        // read once here instead of at every access, which keeps each probe shorter for RyuJIT.
+        if (_hasLoad)
+        {
+            LoadStateField(HartStateLayout.ReadTlb);
+            _il.Emit(OpCodes.Stloc, _readTlb);
+        }
+        if (_hasStore)
+        {
+            LoadStateField(HartStateLayout.WriteTlb);
+            _il.Emit(OpCodes.Stloc, _writeTlb);
+        }
+        if (_hasLoad || _hasStore)
+        {
+            LoadStateField(HartStateLayout.DataCtx);
+            _il.Emit(OpCodes.Stloc, _dataCtx);
+        }
         if (_hasFloat)
         {
             // mstatus.FS cannot become Off inside a region (only a write of mstatus or sstatus, which ends
@@ -145,6 +175,12 @@ public sealed unsafe class IlEmitter
 
         foreach (var b in order) EmitBlock(b);
         foreach (var stub in _cold) stub();
+
+        // Out-of-line loads and stores leave the packed fault in JitValue themselves (one constant argument
+        // instead of a branch and a store at every access).
+        _il.MarkLabel(_memoryFaultTail);
+        LoadStateField(HartStateLayout.JitValue);
+        _il.Emit(OpCodes.Stloc, _fault);
 
         // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
         _il.MarkLabel(_faultTail);
@@ -162,8 +198,7 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _retired);
         _il.Emit(OpCodes.Br, _exitException);
 
-        EmitTail(_exitContinue, RegionExit.Continue);
-        EmitTail(_exitException, RegionExit.Exception);
+        EmitTail();
     }
 
     private void Use(int r)
@@ -171,9 +206,19 @@ public sealed unsafe class IlEmitter
         if (r > 0 && r < 32 && _x[r] == null) _x[r] = _il.DeclareLocal(Ulong);
     }
 
-    private void EmitTail(Label label, RegionExit exit)
+    /// <summary>The one exit: both kinds share the register write-back (emitting it once per kind doubled
+    /// the IL a region spends on it); the kind travels in a local.</summary>
+    private void EmitTail()
     {
-        _il.MarkLabel(label);
+        var tail = _il.DefineLabel();
+        _il.MarkLabel(_exitException);
+        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Exception);
+        _il.Emit(OpCodes.Stloc, _exitKind);
+        _il.Emit(OpCodes.Br, tail);
+        _il.MarkLabel(_exitContinue);
+        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Continue);
+        _il.Emit(OpCodes.Stloc, _exitKind);
+        _il.MarkLabel(tail);
         for (int r = 1; r < 32; r++)
         {
             if (!_written[r]) continue;
@@ -189,13 +234,14 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldloc, _retired);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stind_I8);
-        _il.Emit(OpCodes.Ldc_I8, (long)exit);
+        _il.Emit(OpCodes.Ldloc, _exitKind);
         _il.Emit(OpCodes.Ret);
     }
 
     private void EmitBlock(RegionBlock b)
     {
         _il.MarkLabel(_labels[b.Offset]);
+        _fsKnownOn = _rmKnown = _fsDirtied = false;
         int n = b.Insns.Count;
         bool controlLast = b.End is BlockEnd.Branch or BlockEnd.Jump or BlockEnd.IndirectJump;
         int straight = controlLast ? n - 1 : n;
@@ -469,7 +515,10 @@ public sealed unsafe class IlEmitter
                 EmitHelper(d, off, k, Amo); break;
             case >= Op.Flw and <= Op.FcvtSLu: EmitFloat(d, off, k, FExecute); break;
             case >= Op.Fld and <= Op.FmvDX: EmitFloat(d, off, k, DExecute); break;
-            case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci: EmitHelper(d, off, k, CsrExecute); break;
+            case Op.Csrrw or Op.Csrrs or Op.Csrrc or Op.Csrrwi or Op.Csrrsi or Op.Csrrci:
+                EmitHelper(d, off, k, CsrExecute);
+                _rmKnown = false; // frm or fcsr may have been written
+                break;
             default:
                 throw new InvalidOperationException($"no translation for {d.Op} (region builder should have stopped before it)");
         }
@@ -519,7 +568,7 @@ public sealed unsafe class IlEmitter
     // write TLB holds no fast entry for them (SoftMmu.Translate, MarkCode, SyncWatches).
 
     private const int TlbEntrySize = 32;
-    private const int TlbCtx = 8, TlbAddend = 16;
+    private const int TlbAddend = 16;
 
     /// <summary>Leaves the guest address of the access in <see cref="_va"/>.</summary>
     private void EmitAddress(in DecodedInsn d)
@@ -533,19 +582,20 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Stloc, _va);
     }
 
-    /// <summary>Probes the TLB at <paramref name="tlbOffset"/> for the access at <see cref="_va"/>: on a hit
-    /// leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack empty).</summary>
-    private void EmitTlbProbe(int tlbOffset, int size, Label miss)
+    /// <summary>Probes the TLB whose base is in <paramref name="tlb"/> for the access at <see cref="_va"/>: on
+    /// a hit leaves the host address on the stack, on a miss branches to <paramref name="miss"/> (stack
+    /// empty). Tag and context are compared with one branch (both differences or-ed), which saves RyuJIT a
+    /// block per access.</summary>
+    private void EmitTlbProbe(LocalBuilder tlb, int size, Label miss)
     {
         // entry = tlb + ((va >> 12) & (TlbSize - 1)) * sizeof(TlbEntry)
-        StateAddress(tlbOffset);
-        _il.Emit(OpCodes.Ldind_I);
+        _il.Emit(OpCodes.Ldloc, tlb);
         _il.Emit(OpCodes.Ldloc, _va);
-        _il.Emit(OpCodes.Ldc_I4, 12 - 5);
+        _il.Emit(OpCodes.Ldc_I4_7); // 12 - log2(sizeof(TlbEntry))
         _il.Emit(OpCodes.Shr_Un);
-        _il.Emit(OpCodes.Ldc_I8, (long)((Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize));
-        _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Ldc_I4, (Trapeze.Core.Mmu.SoftMmu.TlbSize - 1) * TlbEntrySize);
+        _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _entry);
         _il.Emit(OpCodes.Ldloc, _entry);
@@ -553,13 +603,15 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldloc, _va);
         _il.Emit(OpCodes.Ldc_I8, (long)(Trapeze.Core.Mmu.SoftMmu.PageMask | (ulong)(size - 1)));
         _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Xor);
         _il.Emit(OpCodes.Ldloc, _entry);
-        _il.Emit(OpCodes.Ldc_I4, TlbCtx);
+        _il.Emit(OpCodes.Ldc_I4_8); // TlbCtx
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Ldind_I8);
-        LoadStateField(HartStateLayout.DataCtx);
-        _il.Emit(OpCodes.Bne_Un, miss);
+        _il.Emit(OpCodes.Ldloc, _dataCtx);
+        _il.Emit(OpCodes.Xor);
+        _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Brtrue, miss);
         _il.Emit(OpCodes.Ldloc, _entry);
         _il.Emit(OpCodes.Ldc_I4, TlbAddend);
         _il.Emit(OpCodes.Add);
@@ -589,7 +641,7 @@ public sealed unsafe class IlEmitter
         EmitAddress(d);
         var miss = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbProbe(HartStateLayout.ReadTlb, size, miss);
+        EmitTlbProbe(_readTlb, size, miss);
         _il.Emit(LoadIndirect(size, signed));
         _il.Emit(signed || size == 8 ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
         store();
@@ -599,8 +651,9 @@ public sealed unsafe class IlEmitter
             _il.MarkLabel(miss);
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _va);
+            _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
             Call(LoadHelpers[size]);
-            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Brfalse, _memoryFaultTail);
             LoadStateField(HartStateLayout.JitValue);
             if (signed)
             {
@@ -624,7 +677,7 @@ public sealed unsafe class IlEmitter
         EmitAddress(d);
         var miss = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbProbe(HartStateLayout.WriteTlb, size, miss);
+        EmitTlbProbe(_writeTlb, size, miss);
         value();
         _il.Emit(StoreIndirect(size));
         _il.MarkLabel(done);
@@ -634,8 +687,9 @@ public sealed unsafe class IlEmitter
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _va);
             value();
+            _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
             Call(StoreHelpers[size]);
-            EmitFaultCheck(off, k);
+            _il.Emit(OpCodes.Brfalse, _memoryFaultTail);
             _il.Emit(OpCodes.Br, done);
         });
     }
@@ -683,13 +737,15 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.Ldind_I8);
     }
 
-    /// <summary>Writes the value on the stack to f[rd] and marks FS dirty, as FpHelpers.WriteD does.</summary>
-    private void StoreF(int rd)
+    /// <summary>Writes the value on the stack to f[rd] and, when <paramref name="markDirty"/>, marks FS
+    /// dirty as FpHelpers.WriteD does (once per block is enough: nothing inside a block makes FS clean).</summary>
+    private void StoreF(int rd, bool markDirty)
     {
         _il.Emit(OpCodes.Stloc, _fpValue);
         StateAddress(HartStateLayout.FReg(rd));
         _il.Emit(OpCodes.Ldloc, _fpValue);
         _il.Emit(OpCodes.Stind_I8);
+        if (!markDirty) return;
         StateAddress(HartStateLayout.Mstatus);
         LoadStateField(HartStateLayout.Mstatus);
         _il.Emit(OpCodes.Ldc_I8, unchecked((long)(Mstatus.FsDirty | Mstatus.Sd)));
@@ -711,12 +767,19 @@ public sealed unsafe class IlEmitter
             EmitHelper(d, off, k, handler); // always illegal
             return;
         }
+        // The FS and frm checks are made by the first instruction of the block that needs them: a later one
+        // is reached only if they passed (a failed check traps in the interpreter's handler).
         var fallback = _il.DefineLabel();
         var done = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _fsOn);
-        _il.Emit(OpCodes.Brfalse, fallback);
+        bool needsFallback = false;
+        if (!_fsKnownOn)
+        {
+            _il.Emit(OpCodes.Ldloc, _fsOn);
+            _il.Emit(OpCodes.Brfalse, fallback);
+            needsFallback = true;
+        }
         bool dynamic = usesRm && d.Rm == 7;
-        if (dynamic)
+        if (dynamic && !_rmKnown)
         {
             StateAddress(HartStateLayout.Frm);
             _il.Emit(OpCodes.Ldind_U1);
@@ -724,22 +787,27 @@ public sealed unsafe class IlEmitter
             _il.Emit(OpCodes.Ldloc, _rm);
             _il.Emit(OpCodes.Ldc_I4_4);
             _il.Emit(OpCodes.Bgt_Un, fallback);
+            needsFallback = true;
         }
+        _fsKnownOn = true;
+        if (dynamic) _rmKnown = true;
+        bool dirty = !_fsDirtied;
+        if (!WritesX(d.Op) && d.Op is not (Op.Fsd or Op.Fsw or Op.FmvXD or Op.FmvXW)) _fsDirtied = true;
         int rd = d.Rd, rs1 = d.Rs1, rs2 = d.Rs2;
         switch (d.Op)
         {
-            case Op.Fld: EmitLoadValue(d, off, k, 8, false, () => StoreF(rd)); break;
+            case Op.Fld: EmitLoadValue(d, off, k, 8, false, () => StoreF(rd, dirty)); break;
             case Op.Flw:
                 EmitLoadValue(d, off, k, 4, false, () =>
                 {
                     _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
                     _il.Emit(OpCodes.Or);
-                    StoreF(rd);
+                    StoreF(rd, dirty);
                 });
                 break;
             case Op.Fsd: EmitStoreValue(d, off, k, 8, () => LoadF(rs2)); break;
             case Op.Fsw: EmitStoreValue(d, off, k, 4, () => LoadF(rs2)); break;
-            case Op.FmvDX: LoadX(rs1); StoreF(rd); break;
+            case Op.FmvDX: LoadX(rs1); StoreF(rd, dirty); break;
             case Op.FmvXD: LoadF(rs1); StoreX(rd); break;
             case Op.FmvWX:
                 LoadX(rs1);
@@ -747,7 +815,7 @@ public sealed unsafe class IlEmitter
                 _il.Emit(OpCodes.Conv_U8);
                 _il.Emit(OpCodes.Ldc_I8, unchecked((long)0xffff_ffff_0000_0000UL));
                 _il.Emit(OpCodes.Or);
-                StoreF(rd);
+                StoreF(rd, dirty);
                 break;
             case Op.FmvXW: LoadF(rs1); SignExtendWord(); StoreX(rd); break;
             case Op.FsgnjD or Op.FsgnjnD or Op.FsgnjxD:
@@ -764,7 +832,7 @@ public sealed unsafe class IlEmitter
                 _il.Emit(OpCodes.Ldc_I8, sign);
                 _il.Emit(OpCodes.And);
                 _il.Emit(d.Op == Op.FsgnjxD ? OpCodes.Xor : OpCodes.Or);
-                StoreF(rd);
+                StoreF(rd, dirty);
                 break;
             }
             default:
@@ -780,11 +848,12 @@ public sealed unsafe class IlEmitter
                 else _il.Emit(OpCodes.Ldc_I4, usesRm ? d.Rm : 0);
                 Call(m);
                 if (WritesX(d.Op)) StoreX(rd);
-                else StoreF(rd);
+                else StoreF(rd, dirty);
                 break;
             }
         }
         _il.MarkLabel(done);
+        if (!needsFallback) return;
         var insn = d;
         _cold.Add(() =>
         {
@@ -794,13 +863,17 @@ public sealed unsafe class IlEmitter
         });
     }
 
+    /// <summary>What the fault tail needs to know of an instruction: its page offset and how many
+    /// instructions of its block retired before it.</summary>
+    private static long FaultPosition(int off, int k) => ((long)off << 32) | (uint)k;
+
     /// <summary>After a helper returning false for "raised an exception": leave through the shared fault
     /// tail with this instruction's page offset and position packed in one constant.</summary>
     private void EmitFaultCheck(int off, int k)
     {
         var ok = _il.DefineLabel();
         _il.Emit(OpCodes.Brtrue, ok);
-        _il.Emit(OpCodes.Ldc_I8, ((long)off << 32) | (uint)k);
+        _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
         _il.Emit(OpCodes.Stloc, _fault);
         _il.Emit(OpCodes.Br, _faultTail);
         _il.MarkLabel(ok);

@@ -323,6 +323,53 @@ public sealed unsafe class FloatEmitterTests : IDisposable
         Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
     }
 
+    private static uint CsrrwiFrm(uint mode) => Encode.I(0x002, (int)mode, 5, 0, 0x73);
+    private static uint FmvXD(int rd, int rs1) => Encode.R(0b1110001, 0, rs1, 0, rd, 0x53);
+
+    [Fact]
+    public void DynamicRoundingModeIsReadAgainAfterFrmIsWritten()
+    {
+        // One block: the first fdiv checks frm (RNE); the write makes it RUP for the second.
+        var exit = Run(new Asm().I32(FdivD(3, 1, 2, 7)).I32(CsrrwiFrm(3)).I32(FdivD(4, 1, 2, 7)).Ecall(), Mstatus.FsDirty, 0);
+        Assert.Equal(RegionExit.Continue, exit);
+        Assert.Equal(0x3fd5555555555555UL, S->F[3]);
+        Assert.Equal(0x3fd5555555555556UL, S->F[4]);
+    }
+
+    [Fact]
+    public void ReservedFrmWrittenInsideTheBlockIsIllegal()
+    {
+        var exit = Run(new Asm().I32(FaddD(3, 1, 2, 7)).I32(CsrrwiFrm(5)).I32(FaddD(4, 1, 2, 7)).Ecall(), Mstatus.FsDirty, 0);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 8, S->Pc);
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[3]);
+        Assert.Equal(0UL, S->F[4]);
+        Assert.Equal((byte)ExceptionCause.IllegalInstruction, S->PendingCause);
+    }
+
+    [Fact]
+    public void FsStaysCleanUntilTheFirstWriteOfAnFRegister()
+    {
+        // fmv.x.d reads only; the fault of the load after it must leave FS clean, as the interpreter does.
+        var exit = Run(new Asm().I32(FmvXD(5, 1)).Ld(6, 0, 8).I32(FaddD(3, 1, 2, 0)).Ecall(), Mstatus.FsClean, 0);
+        Assert.Equal(RegionExit.Exception, exit);
+        Assert.Equal(Code + 4, S->Pc);
+        Assert.Equal(Mstatus.FsClean, S->Mstatus & Mstatus.FsMask);
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(1.0), S->X[5]);
+    }
+
+    [Fact]
+    public void FsBecomesDirtyInEveryBlockThatWritesAnFRegister()
+    {
+        // Two blocks (the branch ends the first); each one's first F write marks FS dirty, and a region
+        // entered at the second block still does.
+        var a = new Asm().I32(FaddD(3, 1, 2, 0)).Beq(0, 0, 4).I32(FaddD(4, 1, 2, 0)).Ecall();
+        var exit = Run(a, Mstatus.FsClean, 0);
+        Assert.Equal(RegionExit.Continue, exit);
+        Assert.Equal(Mstatus.FsDirty, S->Mstatus & Mstatus.FsMask);
+        Assert.Equal(BitConverter.DoubleToUInt64Bits(4.0), S->F[4]);
+    }
+
     [Fact]
     public void FlagsAccrueAndFsBecomesDirty()
     {

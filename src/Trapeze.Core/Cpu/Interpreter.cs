@@ -34,7 +34,20 @@ public sealed unsafe partial class Hart
     }
 
     /// <summary>The tier-1 translator, or null to interpret only (--no-jit).</summary>
-    public ITranslator? Translator { get; set; }
+    public ITranslator? Translator
+    {
+        get => _translator;
+        set
+        {
+            _translator = value;
+            _translationThreshold = value?.Threshold ?? long.MaxValue;
+        }
+    }
+
+    private ITranslator? _translator;
+    /// <summary>The translator's threshold, read once: the dispatcher compares every interpreted block's
+    /// count with it, and an interface call there cost about 2 % of a hart's time.</summary>
+    private long _translationThreshold = long.MaxValue;
 
     /// <summary>Runs a block: its translation when there is one, else the interpreter, which counts
     /// executions and asks for a translation once the block is hot (or at once with threshold 0).</summary>
@@ -43,12 +56,12 @@ public sealed unsafe partial class Hart
     {
         HartState* s = _state;
         var compiled = b.Compiled;
-        if (compiled == null && !b.TranslationRequested && Translator is { Threshold: 0 } eager && b.Region != null)
+        if (compiled == null && _translationThreshold == 0 && !b.TranslationRequested && b.Region != null)
         {
             // Threshold 0 translates a block before its first run, so that all code runs translated
             // (differential tests, lockstep).
             b.TranslationRequested = true;
-            eager.Request(this, b);
+            _translator!.Request(this, b);
             compiled = b.Compiled;
         }
         if (compiled != null)
@@ -62,11 +75,10 @@ public sealed unsafe partial class Hart
             return;
         }
         ExecuteBlock(b);
-        var t = Translator;
-        if (t != null && b.Executions >= t.Threshold && !b.TranslationRequested && b.Region != null)
+        if (b.Executions >= _translationThreshold && !b.TranslationRequested && b.Region != null)
         {
             b.TranslationRequested = true;
-            t.Request(this, b);
+            _translator!.Request(this, b);
         }
     }
 
