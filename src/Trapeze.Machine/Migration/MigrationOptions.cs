@@ -81,5 +81,5 @@ public sealed record MigrationReport
         $"migration: {Rounds.Count} rounds ({(Converged ? "converged" : "cut off")}), {PagesSent:N0} pages, " +
         (DiskBlocksSent > 0 ? $"{DiskBlocksSent:N0} disk blocks, " : "") +
         $"{BytesSent / (1024.0 * 1024.0):F1} MiB in {TotalTime.TotalMilliseconds:F0} ms; " +
-        $"final round {Rounds[^1].Pages:N0} pages; state {StateBytes:N0} bytes; downtime {Downtime.TotalMilliseconds:F1} ms";
+        $"final round {Rounds[^1].Pages:N0} pages{(DiskBlocksSent > 0 ? $", {Rounds[^1].DiskBlocks:N0} disk blocks" : "")}; state {StateBytes:N0} bytes; downtime {Downtime.TotalMilliseconds:F1} ms";
 }
