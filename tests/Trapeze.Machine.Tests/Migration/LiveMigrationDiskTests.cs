@@ -24,7 +24,8 @@ public sealed partial class LiveMigrationTests
     private static MachineConfig WithDisk(MachineConfig config, string path, string format) =>
         config with { Disks = [new DiskConfig(path, Format: format)] };
 
-    /// <summary>Writes 4 KiB pieces at pseudo-random places of disk 0 until the machine pauses; counts them.</summary>
+    /// <summary>Writes 4 KiB pieces at pseudo-random places of the first half of disk 0 until the machine pauses;
+    /// counts them.</summary>
     private sealed class DiskWriter(IMachineStateTransfer inner) : IMachineStateTransfer
     {
         private Thread? _thread;
@@ -40,7 +41,8 @@ public sealed partial class LiveMigrationTests
                 var data = new byte[4096];
                 while (!_stop)
                 {
-                    ulong offset = (ulong)random.Next((int)(disk.Length / 4096)) * 4096;
+                    // The first half only: the second stays zero, which round 1 must not send.
+                    ulong offset = (ulong)random.Next((int)(disk.Length / 2 / 4096)) * 4096;
                     random.NextBytes(data);
                     disk.Write(offset, data);
                     // Now and then a range goes back to zeroes, as a guest's discard would make it.
@@ -144,7 +146,7 @@ public sealed partial class LiveMigrationTests
             Assert.Null(diskMismatch);
             Assert.True(writer.Writes > 0);
             Assert.True(report.Rounds[0].DiskBlocks >= 32, "round 1 sends the data written before the migration");
-            Assert.True(report.Rounds[0].DiskBlocks < (long)(DiskSize / MigrationProtocol.DiskBlockSize), "round 1 skips zero blocks");
+            Assert.True(report.Rounds[0].DiskBlocks <= (long)(DiskSize / 2 / MigrationProtocol.DiskBlockSize), "round 1 skips zero blocks");
             Assert.True(report.Rounds.Skip(1).Sum(r => r.DiskBlocks) > 0, "later rounds send the blocks written meanwhile");
             Assert.False(((DirtyTrackingDiskImage)source.Disks[0].Disk).Tracking);
             if (format == DiskImages.Qcow2)
