@@ -39,6 +39,10 @@ public sealed class DirtyTrackingDiskImage(IDiskImage inner) : IDiskImage
 
     public void Read(ulong offset, Span<byte> buffer) => inner.Read(offset, buffer);
 
+    /// <summary>True when the range is known to read as zeroes without reading it (unallocated qcow2 clusters);
+    /// false when it may hold data (always, for a raw image: its holes are not looked for).</summary>
+    public bool KnownZero(ulong offset, ulong length) => inner is Qcow2Image q && q.ReadsAsZeroes(offset, length);
+
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         try { inner.Write(offset, data); }

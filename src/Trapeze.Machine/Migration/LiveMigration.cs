@@ -71,7 +71,7 @@ public static class LiveMigration
         private long _pagesSent, _bytesSent, _roundPages, _roundBytes;
         // Writable disks: their index among the machine's disks, image and tracking bitmap (while tracked).
         private readonly (int Index, DirtyTrackingDiskImage Image)[] _disks = WritableDisks(machine);
-        private readonly DiskDirtyBitmap?[] _diskMaps = new DiskDirtyBitmap?[WritableDisks(machine).Length];
+        private DiskDirtyBitmap?[] _diskMaps = [];
         private readonly byte[] _diskFrame = new byte[MigrationProtocol.MaxPayload];
         private int _diskBatch = -1, _diskBatchCount, _diskBatchLength;
         private long _blocksSent, _roundBlocks;
@@ -192,6 +192,7 @@ public static class LiveMigration
                 if (_regions[r].ReadOnly) _regions[r].StartDirtyLog();
                 else (_logs[r] = new DirtyLog(_regions[r], machine.Harts)).Start();
             }
+            _diskMaps = new DiskDirtyBitmap?[_disks.Length];
             for (int d = 0; d < _disks.Length; d++) _diskMaps[d] = _disks[d].Image.StartTracking(MigrationProtocol.DiskBlockSize);
         }
 
@@ -254,6 +255,8 @@ public static class LiveMigration
             DirtyTrackingDiskImage image = _disks[disk].Image;
             ulong offset = block * MigrationProtocol.DiskBlockSize;
             int length = (int)Math.Min(MigrationProtocol.DiskBlockSize, image.Length - offset);
+            // Unallocated qcow2 clusters are skipped from the tables alone: a large sparse disk is not read whole.
+            if (skipZero && image.KnownZero(offset, (ulong)length)) return;
             if (_diskBatch != disk || _diskBatchCount == MigrationProtocol.DiskBlocksPerBatch) FlushDiskBatch();
             if (_diskBatchCount == 0)
             {

@@ -52,6 +52,24 @@ public sealed class DirtyTrackingDiskImageTests
     }
 
     [Fact]
+    public void Unallocated_qcow2_clusters_are_known_zero_without_reading()
+    {
+        using var dir = new ScratchDir();
+        DiskImages.Create(dir.File("d.qcow2"), DiskImages.Qcow2, 64UL * Block);
+        DiskImages.Create(dir.File("d.raw"), DiskImages.Raw, 64UL * Block);
+        using var qcow2 = new DirtyTrackingDiskImage(DiskImages.Open(dir.File("d.qcow2")));
+        using var raw = new DirtyTrackingDiskImage(DiskImages.Open(dir.File("d.raw")));
+        qcow2.Write(3UL * Block + 100, [1]);
+        qcow2.WriteZeroes(5UL * Block, Block, mayUnmap: false);
+        Assert.True(qcow2.KnownZero(0, 3UL * Block));
+        Assert.False(qcow2.KnownZero(3UL * Block, Block));
+        Assert.False(qcow2.KnownZero(2UL * Block, 2UL * Block));
+        Assert.True(qcow2.KnownZero(5UL * Block, Block));
+        Assert.True(qcow2.KnownZero(63UL * Block, Block));
+        Assert.False(raw.KnownZero(0, Block));
+    }
+
+    [Fact]
     public void A_failed_write_is_marked_all_the_same()
     {
         using var dir = new ScratchDir();
