@@ -168,6 +168,43 @@ public sealed partial class LiveMigrationTests
         if (format == DiskImages.Qcow2) AssertQemuImgCheck(dir["destination.img"]);
     }
 
+    /// <summary>
+    /// The disk migration benchmark, run only when TRAPEZE_MIGRATION_BENCH is set (its value is the disk's size in
+    /// MiB): a qcow2 disk half full of data, written meanwhile at random; prints one MIGRATION-DISK line.
+    /// </summary>
+    [BenchFact]
+    public void DiskBench()
+    {
+        ulong size = ulong.Parse(Environment.GetEnvironmentVariable(BenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture) << 20;
+        using var dir = new TempDir();
+        DiskImages.Create(dir["source.img"], DiskImages.Qcow2, size);
+        DiskImages.Create(dir["destination.img"], DiskImages.Qcow2, size);
+        Prefill(dir["source.img"], DiskImages.Qcow2);
+        var transfer = new HartThreadsStateTransfer();
+        var writer = new DiskWriter(transfer);
+        MachineConfig config = Config(jit: true);
+        using VirtMachine source = StartSource(WithDisk(config, dir["source.img"], DiskImages.Qcow2), transfer);
+        var destTransfer = new HartThreadsStateTransfer();
+        VirtMachine? destination = null;
+        try
+        {
+            writer.StartWriting(source);
+            var (stream, received) = Connect(s => LiveMigration.Receive(WithDisk(config, dir["destination.img"], DiskImages.Qcow2), s,
+                new ReceiveOptions { State = destTransfer }));
+            MigrationReport report;
+            using (stream) report = LiveMigration.Send(source, stream, new MigrationOptions { State = writer });
+            destination = received.Result;
+            output.WriteLine($"MIGRATION-DISK {size >> 20} MiB qcow2: {report.Summary()}; {writer.Writes} disk writes");
+        }
+        finally
+        {
+            writer.StopWriting();
+            destTransfer.StopAll();
+            transfer.StopAll();
+            destination?.Dispose();
+        }
+    }
+
     /// <summary>A byte flipped in a disk block is caught by the frame checksum; the source runs on with its
     /// disk untracked and as it was.</summary>
     [Fact]
