@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Trapeze.Core.Memory;
-using Trapeze.Devices.Storage;
 using Trapeze.Devices.Power;
+using Trapeze.Devices.Storage;
 
 namespace Trapeze.Machine.Migration;
 
@@ -25,7 +25,8 @@ namespace Trapeze.Machine.Migration;
 /// </summary>
 public static class LiveMigration
 {
-    /// <summary>Pre-copy always stops once no more than this many pages are dirty (a round trip costs more).</summary>
+    /// <summary>Pre-copy always stops once no more than this many pages' worth of bytes (dirty pages and disk
+    /// blocks) are left to send (a round trip costs more).</summary>
     public const long MinStopPages = 64;
 
     /// <summary>The exit code of a destination machine whose migration failed before it ran.</summary>
