@@ -127,7 +127,7 @@ public static class LiveMigration
                 sw.Restart();
                 // Paused, no request is in progress; the flush makes sure what the guest wrote is in the image
                 // the blocks are read from (a failing host disk fails the migration here, not at the destination).
-                foreach (var (_, image) in _disks) image.Flush();
+                foreach (var (index, image) in _disks) DiskIo(index, image, "flush", () => image.Flush());
                 CollectDisks(diskPending);
                 SendDiskBitmaps(diskPending);
                 Collect(collected);
@@ -204,6 +204,17 @@ public static class LiveMigration
                 if (_diskMaps[d] != null) _disks[d].Image.StopTracking();
         }
 
+        /// <summary>A host I/O error on a disk is not a broken stream: it becomes a migration error, which the
+        /// other side is told of (a stream error is not sent, the stream being gone).</summary>
+        internal static MigrationException DiskError(int index, IDiskImage image, string what, IOException e) =>
+            new($"cannot {what} disk {index} ({image.Name}): {e.Message}", e);
+
+        private static void DiskIo(int index, IDiskImage image, string what, Action io)
+        {
+            try { io(); }
+            catch (IOException e) { throw DiskError(index, image, what, e); }
+        }
+
         private static (int Index, DirtyTrackingDiskImage Image)[] WritableDisks(VirtMachine machine)
         {
             var list = new List<(int, DirtyTrackingDiskImage)>();
@@ -265,7 +276,8 @@ public static class LiveMigration
                 _diskBatchLength = 8;
             }
             Span<byte> data = _diskFrame.AsSpan(_diskBatchLength + 8, length);
-            image.Read(offset, data);
+            try { image.Read(offset, data); }
+            catch (IOException e) { throw DiskError(_disks[disk].Index, image, "read", e); }
             bool zero = !data.ContainsAnyExcept((byte)0);
             if (zero && skipZero)
             {
@@ -530,8 +542,13 @@ public static class LiveMigration
                         Expect(BinaryPrimitives.ReadUInt32LittleEndian(p[8..]) == rounds, "round count");
                         Expect(BinaryPrimitives.ReadInt64LittleEndian(p[12..]) == totalBlocks, "total disk block count");
                         // The copied disks are durable before the source is told to let go of its own.
-                        foreach (var disk in machine.Disks)
-                            if (!disk.ReadOnly) disk.Disk.Flush();
+                        for (int i = 0; i < machine.Disks.Count; i++)
+                        {
+                            IDiskImage disk = machine.Disks[i].Disk;
+                            if (machine.Disks[i].ReadOnly) continue;
+                            try { disk.Flush(); }
+                            catch (IOException e) { throw Sender.DiskError(i, disk, "flush", e); }
+                        }
                         state.Position = 0;
                         options.State.RestoreState(machine, state);
                         options.State.Start(machine);
@@ -596,12 +613,19 @@ public static class LiveMigration
                 Expect(block < blocks, "disk block index");
                 ulong offset = block * MigrationProtocol.DiskBlockSize;
                 int length = (int)Math.Min(MigrationProtocol.DiskBlockSize, image.Length - offset);
-                if ((entry & MigrationProtocol.ZeroBlockFlag) != 0) image.WriteZeroes(offset, (ulong)length, mayUnmap: true);
-                else
+                try
                 {
-                    Expect(p.Length - at >= length, "disk block batch length");
-                    image.Write(offset, p.Slice(at, length));
-                    at += length;
+                    if ((entry & MigrationProtocol.ZeroBlockFlag) != 0) image.WriteZeroes(offset, (ulong)length, mayUnmap: true);
+                    else
+                    {
+                        Expect(p.Length - at >= length, "disk block batch length");
+                        image.Write(offset, p.Slice(at, length));
+                        at += length;
+                    }
+                }
+                catch (IOException e)
+                {
+                    throw Sender.DiskError((int)disk, image, "write", e);
                 }
             }
             Expect(at == p.Length, "disk block batch length");
