@@ -206,7 +206,10 @@ public sealed partial class VirtMachine : IDisposable
         {
             // Without a format the image is probed (qcow2 magic, else raw); a probed raw image refuses
             // guest writes that would make it look like qcow2 next time.
-            return DiskImages.Open(disk.Path, new DiskOpenOptions(disk.Format, disk.ReadOnly, disk.AllowExternalBacking));
+            IDiskImage image = DiskImages.Open(disk.Path, new DiskOpenOptions(disk.Format, disk.ReadOnly, disk.AllowExternalBacking));
+            // A writable disk can be copied while the guest runs (live migration) only if its writes can be
+            // followed; the wrapper costs a null check per write when nobody follows them.
+            return image.ReadOnly ? image : new DirtyTrackingDiskImage(image);
         }
         catch (DiskImageException e)
         {

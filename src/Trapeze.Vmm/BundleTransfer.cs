@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Trapeze.Devices.Storage;
 
 namespace Trapeze.Vmm;
 
@@ -12,28 +13,38 @@ namespace Trapeze.Vmm;
 /// firmware), so that the destination ends up with a bundle of its own that stops, starts and snapshots there
 /// like any other. The destination answers with an accept or a refusal (one line) before any RAM is sent.
 /// <para>
-/// Disks are not copied, and a writable disk is refused at the source: the running source holds its image
-/// under an exclusive lock (two machines writing one image would corrupt it), so the destination, which builds
-/// its machine when the migration starts, could not open it; and a copy would have to follow the guest's
-/// writes during pre-copy. A read-only image at an absolute path is shared (both hold it under a shared lock):
-/// the two hosts must reach the same storage, and the destination refuses when it cannot open that path.
+/// A writable disk in the bundle is copied: the preamble describes it (drive id, format, virtual size), the
+/// destination creates a new, empty image of that format and size under the same name in its bundle (a qcow2
+/// image stays sparse), and the live migration fills it during pre-copy while the guest goes on writing at the
+/// source (see <see cref="Trapeze.Machine.Migration.LiveMigration"/>). The source's own image is only read. A
+/// writable image outside the bundle is refused: the running source holds it exclusively, and a copy would not
+/// be where its vm.json names it. A read-only image at an absolute path is shared (both hold it under a shared
+/// lock): the two hosts must reach the same storage, and the destination refuses when it cannot open that path.
 /// </para>
 /// <para>
 /// Format: magic "TRPZBNDL" (u64), version (u32), vm.json (u32 length, UTF-8), flags (u32: bit 0, the source
 /// was paused, so the destination leaves the guest paused), file count (u32), then per
-/// file its name (u32 length, UTF-8; a plain file name) and contents (u64 length, bytes). Reply: status (u32,
+/// file its name (u32 length, UTF-8; a plain file name) and contents (u64 length, bytes); disk count (u32), then
+/// per writable disk its drive id, format (u32 length, UTF-8 each) and virtual size (u64). Reply: status (u32,
 /// 0 = accepted), message (u32 length, UTF-8). Integers little-endian; every length is bounded before
 /// anything is allocated.
 /// </para>
 /// </summary>
 public static class BundleTransfer
 {
+    /// <summary>A writable disk copied by a migration: what the destination needs to create it empty.</summary>
+    public sealed record MigratedDisk(string DriveId, string Format, ulong VirtualSize);
+
     public const ulong Magic = 0x4c444e425a505254;
-    public const uint Version = 1;
+    public const uint Version = 2;
     public const int MaxDefinitionBytes = 1 << 20;
     public const long MaxFileBytes = 1L << 30;
     public const int MaxFiles = 8;
     public const int MaxMessageBytes = 4096;
+    public const int MaxDisks = 16;
+
+    /// <summary>The largest disk a destination creates for a migration (64 TiB, as QEMU's qcow2 limit).</summary>
+    public const ulong MaxDiskBytes = 64UL << 40;
     private const uint PausedFlag = 1;
 
     /// <summary>The boot files a bundle may carry by a relative name.</summary>
@@ -46,10 +57,13 @@ public static class BundleTransfer
         VmDefinition d = bundle.Definition;
         foreach (VmDrive drive in d.Drives)
         {
-            if (!Path.IsPathRooted(drive.Path))
-                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is an image inside the bundle ({drive.Path}); live migration does not copy disks, it needs them on storage both hosts reach (an absolute path)");
-            if (!drive.ReadOnly)
-                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is writable; live migration moves only VMs whose disks are read-only (the running VM holds a writable image exclusively)");
+            bool inBundle = !Path.IsPathRooted(drive.Path);
+            if (inBundle && drive.ReadOnly)
+                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is a read-only image inside the bundle ({drive.Path}); live migration copies writable disks and shares read-only ones, which must be on storage both hosts reach (an absolute path)");
+            if (inBundle && !IsPlainName(drive.Path))
+                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' ({drive.Path}) is not a plain file name in the bundle");
+            if (!inBundle && !drive.ReadOnly)
+                throw VmException.BadRequest($"{d.Name}: drive '{drive.Id}' is a writable image outside the bundle ({drive.Path}); live migration copies writable disks only from inside the bundle (the running VM holds this one exclusively)");
         }
         var files = new List<(string, string)>();
         foreach (string? path in new[] { d.Kernel, d.Initrd, d.Firmware is VmDefinition.FirmwareOpenSbi or VmDefinition.FirmwareBuiltin or VmDefinition.FirmwareNone ? null : d.Firmware })
@@ -65,7 +79,10 @@ public static class BundleTransfer
     private static bool IsPlainName(string name) =>
         name.Length > 0 && name != "." && name != ".." && name.IndexOfAny(['/', '\\', '\0']) < 0;
 
-    public static void Send(Stream stream, VmBundle bundle, IReadOnlyList<(string Name, string Path)> files, bool paused = false)
+    /// <summary>Sends the preamble; <paramref name="disks"/> describes the writable disks (in the bundle) that the
+    /// migration copies, which the destination creates empty.</summary>
+    public static void Send(Stream stream, VmBundle bundle, IReadOnlyList<(string Name, string Path)> files, bool paused = false,
+        IReadOnlyList<MigratedDisk>? disks = null)
     {
         byte[] definition = File.ReadAllBytes(bundle.DefinitionPath);
         WriteU64(stream, Magic);
@@ -79,6 +96,14 @@ public static class BundleTransfer
             using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             WriteU64(stream, (ulong)f.Length);
             f.CopyTo(stream);
+        }
+        disks ??= [];
+        WriteU32(stream, (uint)disks.Count);
+        foreach (MigratedDisk disk in disks)
+        {
+            WriteBytes(stream, Encoding.UTF8.GetBytes(disk.DriveId));
+            WriteBytes(stream, Encoding.UTF8.GetBytes(disk.Format));
+            WriteU64(stream, disk.VirtualSize);
         }
         stream.Flush();
         uint status = ReadU32(stream);
@@ -113,12 +138,43 @@ public static class BundleTransfer
                 using var f = new FileStream(Path.Combine(directory, file), FileMode.Create, FileAccess.Write, FileShare.None);
                 CopyExactly(stream, f, (long)length);
             }
+            CreateDisks(stream, directory, definition);
             return VmBundle.Create(directory, definition);
         }
         catch (EndOfStreamException)
         {
             throw VmException.BadRequest("the source went away during the bundle transfer");
         }
+    }
+
+    /// <summary>Reads the disk descriptions and creates each disk empty in <paramref name="directory"/>, after
+    /// checking it against the drive of that id: writable, a plain name in the bundle, the same format.
+    /// Every writable drive must be described (the machine is built with these images).</summary>
+    private static void CreateDisks(Stream stream, string directory, VmDefinition definition)
+    {
+        uint count = ReadU32(stream);
+        if (count > MaxDisks) throw VmException.BadRequest($"{count} disks (at most {MaxDisks})");
+        var created = new HashSet<string>();
+        for (uint i = 0; i < count; i++)
+        {
+            string id = Encoding.UTF8.GetString(ReadBytes(stream, 64));
+            string format = Encoding.UTF8.GetString(ReadBytes(stream, 16));
+            ulong size = ReadU64(stream);
+            VmDrive? drive = definition.Drives.FirstOrDefault(x => x.Id == id);
+            if (drive == null || drive.ReadOnly || Path.IsPathRooted(drive.Path) || !IsPlainName(drive.Path) || !created.Add(id))
+                throw VmException.BadRequest($"disk '{id}' is not a writable drive in the bundle, or is described twice");
+            if (format is not (DiskImages.Raw or DiskImages.Qcow2) || (drive.Format != null && drive.Format != format))
+                throw VmException.BadRequest($"disk '{id}': format '{format}' (the drive says '{drive.Format}')");
+            if (size == 0 || size % 512 != 0 || size > MaxDiskBytes)
+                throw VmException.BadRequest($"disk '{id}': size {size} is not a positive multiple of 512 bytes up to {MaxDiskBytes}");
+            if (drive.Path == VmBundle.DefinitionFile || VmBundle.RuntimeFiles.Contains(drive.Path) || File.Exists(Path.Combine(directory, drive.Path)))
+                throw VmException.BadRequest($"disk '{id}': file name '{drive.Path}' is not allowed");
+            try { DiskImages.Create(Path.Combine(directory, drive.Path), format, size); }
+            catch (DiskImageException e) { throw VmException.BadRequest($"disk '{id}': {e.Message}"); }
+        }
+        foreach (VmDrive drive in definition.Drives)
+            if (!drive.ReadOnly && !created.Contains(drive.Id))
+                throw VmException.BadRequest($"writable drive '{drive.Id}' was not described by the source");
     }
 
     public static void Reply(Stream stream, string? refusal)

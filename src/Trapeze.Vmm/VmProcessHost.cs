@@ -136,6 +136,23 @@ public sealed class VmProcessHost : IVmProcessControl
     /// <summary>How long either side waits on the other during the bundle transfer.</summary>
     private const int TransferTimeoutMs = 60_000;
 
+    /// <summary>The writable drives as the running machine holds them (the machine's disks are the
+    /// definition's drives, in order): format and size come from the open images, which the source holds
+    /// exclusively, so that nothing has to open the files again.</summary>
+    private IReadOnlyList<BundleTransfer.MigratedDisk> WritableDisks()
+    {
+        var list = new List<BundleTransfer.MigratedDisk>();
+        for (int i = 0; i < _bundle.Definition.Drives.Count && i < _machine.Disks.Count; i++)
+        {
+            VmDrive drive = _bundle.Definition.Drives[i];
+            IDiskImage image = _machine.Disks[i].Disk;
+            if (drive.ReadOnly) continue;
+            if (image is DirtyTrackingDiskImage tracked) image = tracked.Inner;
+            list.Add(new BundleTransfer.MigratedDisk(drive.Id, image is Qcow2Image ? DiskImages.Qcow2 : DiskImages.Raw, image.Length));
+        }
+        return list;
+    }
+
     public string Migrate(string destination)
     {
         if (Volatile.Read(ref _migratedTo) != null) throw VmException.Conflict($"{Name} has migrated already");
@@ -144,7 +161,7 @@ public sealed class VmProcessHost : IVmProcessControl
         System.Net.Sockets.NetworkStream stream = client.GetStream();
         stream.ReadTimeout = TransferTimeoutMs;
         stream.WriteTimeout = TransferTimeoutMs;
-        try { BundleTransfer.Send(stream, _bundle, files, MachineSnapshots.IsPaused(_machine)); }
+        try { BundleTransfer.Send(stream, _bundle, files, MachineSnapshots.IsPaused(_machine), WritableDisks()); }
         catch (IOException e) { throw VmException.Conflict($"migration to {destination}: the destination went away ({e.Message})"); }
         // LiveMigration sets its own time-outs for the wait on the destination's acknowledgement.
         stream.ReadTimeout = System.Threading.Timeout.Infinite;
@@ -161,6 +178,7 @@ public sealed class VmProcessHost : IVmProcessControl
             ["rounds"] = report.Rounds.Count,
             ["converged"] = report.Converged,
             ["pages_sent"] = report.PagesSent,
+            ["disk_blocks_sent"] = report.DiskBlocksSent,
             ["bytes_sent"] = report.BytesSent,
             ["state_bytes"] = report.StateBytes,
             ["total_ms"] = Math.Round(report.TotalTime.TotalMilliseconds, 1),

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
@@ -21,6 +22,17 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         "(i=0; while :; do i=$((i+1)); seq $i $((i+5000)) > /tmp/f; a=$(md5sum < /tmp/f); b=$(seq $i $((i+5000)) | md5sum); " +
         "c=$(md5sum < /tmp/big); if [ \"$a\" = \"$b\" ] && [ \"$c\" = \"$big\" ]; then echo \"MIG ok $i\"; else echo \"MIG FAIL $i\"; fi; done) &";
 
+    /// <summary>On the writable disk (vdb, copied by the migration): 8 MiB of random bytes written once at 56 MiB
+    /// before the migration, then each pass 1 MiB of new random bytes at a moving place below 48 MiB; after a sync
+    /// and with the page cache dropped (so that the reads reach the disk), both are read back against their checksums.</summary>
+    private const string DiskWorkload =
+        "dd if=/dev/urandom of=/tmp/pre bs=64k count=128 2>/dev/null; dd if=/tmp/pre of=/dev/vdb bs=1M seek=56 2>/dev/null; sync; " +
+        "pre=$(md5sum < /tmp/pre); " +
+        "(i=0; while :; do i=$((i+1)); o=$((i%48)); dd if=/dev/urandom of=/tmp/d bs=64k count=16 2>/dev/null; " +
+        "dd if=/tmp/d of=/dev/vdb bs=1M seek=$o 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches; d=$(md5sum < /tmp/d); " +
+        "r=$(dd if=/dev/vdb bs=1M skip=$o count=1 2>/dev/null | md5sum); p=$(dd if=/dev/vdb bs=1M skip=56 count=8 2>/dev/null | md5sum); " +
+        "if [ \"$d\" = \"$r\" ] && [ \"$p\" = \"$pre\" ]; then echo \"DISK ok $i\"; else echo \"DISK FAIL $i\"; fi; done) &";
+
     private static readonly Regex Ok = new(@"MIG ok (\d+)");
 
     [Fact]
@@ -33,10 +45,12 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         // A read-only disk outside the bundle: the storage both "hosts" share.
         string shared = scratch.File("shared.raw");
         File.WriteAllBytes(shared, new byte[1 << 20]);
-        a.CreateLinux("mover", "console=ttyS0 quiet", "--disk", $"{shared},format=raw,readonly=on");
+        // And a writable disk in the bundle (vdb.qcow2), copied by the migration while the guest writes it.
+        a.CreateLinux("mover", "console=ttyS0 quiet", "--disk", $"{shared},format=raw,readonly=on", "--disk", "size=64M");
         a.Ok("start", "mover");
         a.WaitForShell("mover");
         a.Console("mover", Workload, @"MIG ok \d+");
+        a.Console("mover", DiskWorkload, @"DISK ok \d+");
 
         // Nobody listens yet: refused in one line, and the guest runs on here.
         int port = FreePort();
@@ -53,10 +67,19 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
 
         Assert.Equal("migrated", a.States()["mover"]);
         Assert.Equal("running", b.States()["mover"]);
+        Assert.Matches(@"\d+ disk blocks", migrate.Stderr);
+        string sourceDisk = Path.Combine(a.Bundle("mover"), "vdb.qcow2");
+        byte[] sourceAtSwitch = SHA256.HashData(File.ReadAllBytes(sourceDisk));
         // The destination's console log starts with the migration: its workload goes on from where it was.
         string log = b.WaitForConsole("mover", @"(?s)MIG ok \d+.*MIG ok \d+.*MIG ok \d+", TimeSpan.FromSeconds(120));
         Assert.DoesNotMatch(@"MIG FAIL \d", log);
         Assert.DoesNotMatch(@"MIG FAIL \d", File.ReadAllText(a.ConsoleLog("mover")));
+        // The disk's checks go on passing on the copy, reading what was written before and during the migration.
+        log = b.WaitForConsole("mover", @"(?s)DISK ok \d+.*DISK ok \d+.*DISK ok \d+", TimeSpan.FromSeconds(120));
+        Assert.DoesNotMatch(@"DISK FAIL \d", log);
+        Assert.DoesNotMatch(@"DISK FAIL \d", File.ReadAllText(a.ConsoleLog("mover")));
+        // The source's image is left as the guest left it there: the destination writes its own copy.
+        Assert.Equal(sourceAtSwitch, SHA256.HashData(File.ReadAllBytes(sourceDisk)));
         int first = int.Parse(Ok.Match(log).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(first > before, $"the destination's first pass {first} does not follow the source's {before}");
         b.Console("mover", "echo there-$((6*7)); ls /sys/block", @"there-42[\s\S]*vda");
@@ -65,6 +88,9 @@ public sealed class VmMigrationTests(ITestOutputHelper output)
         BadInputTests.AssertRefused(a.Run("start", "mover"), "was migrated to");
         b.Ok("stop", "mover", "--timeout", "30");
         Assert.Equal("stopped", b.States()["mover"]);
+        var check = Host.Run("qemu-img", "check", "-f", "qcow2", Path.Combine(b.Bundle("mover"), "vdb.qcow2"));
+        output.WriteLine(check.Stdout.Trim());
+        check.AssertExit(0);
         output.WriteLine($"migrate between homes: {sw.Elapsed.TotalSeconds:F1} s");
     }
 

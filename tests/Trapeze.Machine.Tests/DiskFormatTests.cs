@@ -22,7 +22,7 @@ public sealed class DiskFormatTests : IDisposable
         File.WriteAllBytes(PathOf("b.raw"), new byte[1 << 20]);
         using var machine = Machine(new DiskConfig(PathOf("a.qcow2")), new DiskConfig(PathOf("c.qcow2"), ReadOnly: true, Format: "qcow2"),
             new DiskConfig(PathOf("b.raw")));
-        Assert.IsType<Qcow2Image>(machine.Disks[0].Disk);
+        Assert.IsType<Qcow2Image>(Assert.IsType<DirtyTrackingDiskImage>(machine.Disks[0].Disk).Inner);
         Assert.IsType<Qcow2Image>(machine.Disks[1].Disk);
         Assert.True(machine.Disks[1].ReadOnly);
         Assert.Throws<IOException>(() => machine.Disks[2].Disk.Write(0, [0x51, 0x46, 0x49, 0xfb])); // probed raw
@@ -33,7 +33,7 @@ public sealed class DiskFormatTests : IDisposable
     {
         DiskImages.Create(PathOf("a.qcow2"), DiskImages.Qcow2, 1 << 20);
         using var machine = Machine(new DiskConfig(PathOf("a.qcow2"), Format: "raw"));
-        Assert.IsType<RawDiskImage>(machine.Disks[0].Disk);
+        Assert.IsType<RawDiskImage>(Assert.IsType<DirtyTrackingDiskImage>(machine.Disks[0].Disk).Inner);
         Assert.Equal((ulong)new FileInfo(PathOf("a.qcow2")).Length, machine.Disks[0].Disk.Length);
     }
 

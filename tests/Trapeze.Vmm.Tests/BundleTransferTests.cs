@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Trapeze.Devices.Storage;
 
 namespace Trapeze.Vmm.Tests;
 
@@ -52,20 +53,63 @@ public sealed class BundleTransferTests : IDisposable
     }
 
     [Fact]
-    public void Writable_disks_are_refused_at_the_source()
+    public void Writable_disks_move_only_from_inside_the_bundle()
     {
         _t.Manager.Execute(new VmAction.Create(_t.Request("disk") with { Disks = [new VmDiskRequest(Size: 1 << 20)] }));
-        var e = Assert.Throws<VmException>(() => BundleTransfer.CheckMovable(_t.Home.Open("disk")));
-        Assert.Contains("drive 'vda' is an image inside the bundle", e.Message);
+        Assert.Equal(2, BundleTransfer.CheckMovable(_t.Home.Open("disk")).Count);
 
         string shared = Path.Combine(_t.Root, "shared.raw");
         File.WriteAllBytes(shared, new byte[4096]);
         _t.Manager.Execute(new VmAction.Create(_t.Request("rw") with { Disks = [new VmDiskRequest(Path: shared, Format: "raw")] }));
-        e = Assert.Throws<VmException>(() => BundleTransfer.CheckMovable(_t.Home.Open("rw")));
-        Assert.Contains("drive 'vda' is writable", e.Message);
+        var e = Assert.Throws<VmException>(() => BundleTransfer.CheckMovable(_t.Home.Open("rw")));
+        Assert.Contains("drive 'vda' is a writable image outside the bundle", e.Message);
 
         _t.Manager.Execute(new VmAction.Create(_t.Request("ro") with { Disks = [new VmDiskRequest(Path: shared, Format: "raw", ReadOnly: true)] }));
         Assert.Equal(2, BundleTransfer.CheckMovable(_t.Home.Open("ro")).Count);
+
+        _t.Manager.Execute(new VmAction.Create(_t.Request("roin") with { Disks = [new VmDiskRequest(Size: 1 << 20, ReadOnly: true)] }));
+        e = Assert.Throws<VmException>(() => BundleTransfer.CheckMovable(_t.Home.Open("roin")));
+        Assert.Contains("drive 'vda' is a read-only image inside the bundle", e.Message);
+    }
+
+    [Fact]
+    public void A_described_disk_is_created_empty_in_the_destination_bundle()
+    {
+        _t.Manager.Execute(new VmAction.Create(_t.Request("src") with { Disks = [new VmDiskRequest(Size: 4 << 20)] }));
+        VmBundle source = _t.Home.Open("src");
+        using var duplex = new DuplexPair();
+        var sending = OnThread(() => BundleTransfer.Send(duplex.A, source, BundleTransfer.CheckMovable(source), disks: [new("vda", "qcow2", 4 << 20)]));
+        string dir = Path.Combine(_t.Root, "dst");
+        Directory.CreateDirectory(dir);
+        VmBundle arrived = BundleTransfer.Receive(duplex.B, dir, "dst", out _);
+        BundleTransfer.Reply(duplex.B, null);
+        Assert.Null(sending());
+        DiskImageInfo info = DiskImages.Info(Path.Combine(dir, "vda.qcow2"));
+        Assert.Equal(("qcow2", 4UL << 20), (info.Format, info.VirtualSize));
+        Assert.True(info.FileSize < 1 << 20, "a new qcow2 image is sparse");
+        Assert.Equal(Path.Combine(dir, "vda.qcow2"), arrived.ToMachineConfig().Disks[0].Path);
+    }
+
+    [Theory]
+    [InlineData("vdb", "qcow2", 1UL << 20, "not a writable drive in the bundle")]
+    [InlineData("vda", "raw", 1UL << 20, "format 'raw'")]
+    [InlineData("vda", "vmdk", 1UL << 20, "format 'vmdk'")]
+    [InlineData("vda", "qcow2", 1000UL, "not a positive multiple of 512")]
+    [InlineData("vda", "qcow2", 1UL << 50, "not a positive multiple of 512")]
+    [InlineData(null, null, 0UL, "writable drive 'vda' was not described")]
+    public void A_bad_disk_description_is_refused(string? id, string? format, ulong size, string refusal)
+    {
+        _t.Manager.Execute(new VmAction.Create(_t.Request("src") with { Disks = [new VmDiskRequest(Size: 1 << 20)] }));
+        VmBundle source = _t.Home.Open("src");
+        using var duplex = new DuplexPair();
+        IReadOnlyList<BundleTransfer.MigratedDisk> disks = id == null ? [] : [new(id, format!, size)];
+        var sending = OnThread(() => BundleTransfer.Send(duplex.A, source, BundleTransfer.CheckMovable(source), disks: disks));
+        string dir = Path.Combine(_t.Root, "dst");
+        Directory.CreateDirectory(dir);
+        var e = Assert.Throws<VmException>(() => BundleTransfer.Receive(duplex.B, dir, "dst", out _));
+        Assert.Contains(refusal, e.Message);
+        BundleTransfer.Reply(duplex.B, e.Message);
+        Assert.IsType<VmException>(sending());
     }
 
     [Fact]

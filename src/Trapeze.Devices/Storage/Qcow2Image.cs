@@ -417,6 +417,27 @@ public sealed class Qcow2Image : IDiskImage
         ReadHost(host + (offset & (_clusterSize - 1)), buffer);
     }
 
+    /// <summary>True when the range is known to read as zeroes from the cluster tables alone (zero clusters, and
+    /// unallocated ones with no backing file behind them), without reading data; false when it may hold data.
+    /// Lets a copier skip the unallocated part of a sparse image without reading it.</summary>
+    public bool ReadsAsZeroes(ulong offset, ulong length)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ulong end = Math.Min(Length, offset + Math.Min(length, Length));
+            for (ulong at = offset & ~(_clusterSize - 1); at < end; at += _clusterSize)
+            {
+                ulong entry = LookUp(at);
+                if ((entry & FlagCompressed) != 0) return false;
+                if ((entry & FlagZero) != 0) continue;
+                if (StandardOffset(entry) != 0) return false;
+                if (_backing != null && at < _backing.Length) return false;
+            }
+            return true;
+        }
+    }
+
     /// <summary>An unallocated cluster reads through to the backing file, and as zeroes past its end.</summary>
     private void ReadUnallocated(ulong offset, Span<byte> buffer)
     {

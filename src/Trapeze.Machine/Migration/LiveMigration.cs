@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Trapeze.Core.Memory;
 using Trapeze.Devices.Power;
+using Trapeze.Devices.Storage;
 
 namespace Trapeze.Machine.Migration;
 
@@ -13,10 +14,19 @@ namespace Trapeze.Machine.Migration;
 /// devices are sent, and the destination resumes the guest. The downtime is from the pause to the
 /// destination's acknowledgement. If anything fails before that acknowledgement, the source guest goes on
 /// running and nothing is lost. See <see cref="MigrationProtocol"/> for the wire format.
+/// <para>
+/// Writable disks go the same way (QEMU's block migration): the guest's writes are tracked in blocks of
+/// <see cref="MigrationProtocol.DiskBlockSize"/> (<see cref="DirtyTrackingDiskImage"/>); round 1 sends every
+/// block that does not read as zeroes, later rounds the blocks written meanwhile, and the stop-and-copy the
+/// rest once the paused machine's disks are flushed. The source's images are only read, so a failed migration
+/// leaves them as the guest left them. The destination's writable disks must be new, empty images of the same
+/// size; it writes the blocks through its machine's own handles before the machine first runs.
+/// </para>
 /// </summary>
 public static class LiveMigration
 {
-    /// <summary>Pre-copy always stops once no more than this many pages are dirty (a round trip costs more).</summary>
+    /// <summary>Pre-copy always stops once no more than this many pages' worth of bytes (dirty pages and disk
+    /// blocks) are left to send (a round trip costs more).</summary>
     public const long MinStopPages = 64;
 
     /// <summary>The exit code of a destination machine whose migration failed before it ran.</summary>
@@ -60,6 +70,12 @@ public static class LiveMigration
         private DirtyLog?[] _logs = [];
         private int _batchRegion = -1, _batchCount, _batchLength;
         private long _pagesSent, _bytesSent, _roundPages, _roundBytes;
+        // Writable disks: their index among the machine's disks, image and tracking bitmap (while tracked).
+        private readonly (int Index, DirtyTrackingDiskImage Image)[] _disks = WritableDisks(machine);
+        private DiskDirtyBitmap?[] _diskMaps = [];
+        private readonly byte[] _diskFrame = new byte[MigrationProtocol.MaxPayload];
+        private int _diskBatch = -1, _diskBatchCount, _diskBatchLength;
+        private long _blocksSent, _roundBlocks;
         private Stopwatch _downtime = new();
 
         public MigrationReport Run()
@@ -71,12 +87,15 @@ public static class LiveMigration
             bool paused = false;
             ulong[][] pending = [.. _regions.Select(r => new ulong[r.DirtyBitmapWords])];
             ulong[][] collected = [.. _regions.Select(r => new ulong[r.DirtyBitmapWords])];
+            ulong[][] diskPending = [.. _disks.Select(d => new ulong[(BlockCount(d.Image) + 63) / 64])];
             try
             {
                 StartLogging();
 
-                // Round 1: every non-zero page (the destination's RAM starts zeroed).
+                // Round 1: every non-zero block and page (the destination's disks and RAM start zeroed).
                 var sw = Stopwatch.StartNew();
+                for (int d = 0; d < _disks.Length; d++)
+                    for (ulong b = 0; b < BlockCount(_disks[d].Image); b++) SendBlock(d, b, skipZero: true);
                 for (int r = 0; r < _regions.Count; r++)
                     for (ulong p = 0; p < _regions[r].PageCount; p++) SendPage(r, p, skipZero: true);
                 EndRound(sw, stopAndCopy: false);
@@ -86,15 +105,18 @@ public static class LiveMigration
                 int withoutProgress = 0;
                 while (true)
                 {
-                    long dirty = Collect(pending);
+                    // Disk blocks count by their bytes: a stop-and-copy of dirty disk blocks costs downtime as
+                    // surely as one of dirty pages.
+                    long dirty = Collect(pending) * MigrationProtocol.PageSize + CollectDisks(diskPending) * MigrationProtocol.DiskBlockSize;
                     MigrationRound last = _rounds[^1];
                     double bytesPerSecond = last.Elapsed.TotalSeconds > 0 ? last.Bytes / last.Elapsed.TotalSeconds : double.MaxValue;
-                    double threshold = Math.Max(MinStopPages, bytesPerSecond * options.TargetDowntime.TotalSeconds / MigrationProtocol.PageSize);
+                    double threshold = Math.Max(MinStopPages * MigrationProtocol.PageSize, bytesPerSecond * options.TargetDowntime.TotalSeconds);
                     if (dirty <= threshold) { converged = true; break; }
                     withoutProgress = dirty >= previous ? withoutProgress + 1 : 0;
                     previous = dirty;
                     if (_rounds.Count >= options.MaxRounds || withoutProgress >= options.MaxRoundsWithoutProgress) break;
                     sw.Restart();
+                    SendDiskBitmaps(diskPending);
                     SendBitmaps(pending);
                     EndRound(sw, stopAndCopy: false);
                 }
@@ -103,6 +125,11 @@ public static class LiveMigration
                 _downtime = Stopwatch.StartNew();
                 paused = options.State.Pause(machine);
                 sw.Restart();
+                // Paused, no request is in progress; the flush makes sure what the guest wrote is in the image
+                // the blocks are read from (a failing host disk fails the migration here, not at the destination).
+                foreach (var (index, image) in _disks) DiskIo(index, image, "flush", () => image.Flush());
+                CollectDisks(diskPending);
+                SendDiskBitmaps(diskPending);
                 Collect(collected);
                 for (int r = 0; r < _regions.Count; r++)
                     for (int i = 0; i < pending[r].Length; i++) pending[r][i] |= collected[r][i];
@@ -120,6 +147,7 @@ public static class LiveMigration
                     Downtime = _downtime.Elapsed,
                     Converged = converged,
                     PagesSent = _pagesSent,
+                    DiskBlocksSent = _blocksSent,
                     BytesSent = _bytesSent,
                     StateBytes = stateBytes,
                 };
@@ -165,11 +193,111 @@ public static class LiveMigration
                 if (_regions[r].ReadOnly) _regions[r].StartDirtyLog();
                 else (_logs[r] = new DirtyLog(_regions[r], machine.Harts)).Start();
             }
+            _diskMaps = new DiskDirtyBitmap?[_disks.Length];
+            for (int d = 0; d < _disks.Length; d++) _diskMaps[d] = _disks[d].Image.StartTracking(MigrationProtocol.DiskBlockSize);
         }
 
         private void StopLogging()
         {
             foreach (var m in _regions) m.StopDirtyLog();
+            for (int d = 0; d < _disks.Length; d++)
+                if (_diskMaps[d] != null) _disks[d].Image.StopTracking();
+        }
+
+        /// <summary>A host I/O error on a disk is not a broken stream: it becomes a migration error, which the
+        /// other side is told of (a stream error is not sent, the stream being gone).</summary>
+        internal static MigrationException DiskError(int index, IDiskImage image, string what, IOException e) =>
+            new($"cannot {what} disk {index} ({image.Name}): {e.Message}", e);
+
+        private static void DiskIo(int index, IDiskImage image, string what, Action io)
+        {
+            try { io(); }
+            catch (IOException e) { throw DiskError(index, image, what, e); }
+        }
+
+        private static (int Index, DirtyTrackingDiskImage Image)[] WritableDisks(VirtMachine machine)
+        {
+            var list = new List<(int, DirtyTrackingDiskImage)>();
+            for (int i = 0; i < machine.Disks.Count; i++)
+            {
+                if (machine.Disks[i].ReadOnly) continue;
+                // VirtMachine wraps every writable disk; one that is not wrapped could not be copied consistently.
+                if (machine.Disks[i].Disk is not DirtyTrackingDiskImage image)
+                    throw new MigrationException($"disk {i} ({machine.Disks[i].Disk.Name}) is writable but its writes cannot be tracked");
+                list.Add((i, image));
+            }
+            return [.. list];
+        }
+
+        private static ulong BlockCount(IDiskImage image) =>
+            (image.Length + MigrationProtocol.DiskBlockSize - 1) / MigrationProtocol.DiskBlockSize;
+
+        private long CollectDisks(ulong[][] into)
+        {
+            long n = 0;
+            for (int d = 0; d < _disks.Length; d++) n += _diskMaps[d]!.Take(into[d]);
+            return n;
+        }
+
+        private void SendDiskBitmaps(ulong[][] bitmaps)
+        {
+            for (int d = 0; d < _disks.Length; d++)
+            {
+                ulong[] b = bitmaps[d];
+                ulong blocks = BlockCount(_disks[d].Image);
+                for (int i = 0; i < b.Length; i++)
+                {
+                    ulong w = b[i];
+                    while (w != 0)
+                    {
+                        ulong block = (ulong)i * 64 + (ulong)System.Numerics.BitOperations.TrailingZeroCount(w);
+                        w &= w - 1;
+                        if (block < blocks) SendBlock(d, block, skipZero: false);
+                    }
+                    b[i] = 0;
+                }
+            }
+            FlushDiskBatch();
+        }
+
+        /// <summary>Reads the block straight into the batch; a block reading as zeroes goes as a flag only
+        /// (or not at all in round 1: the destination's new image reads as zeroes already).</summary>
+        private void SendBlock(int disk, ulong block, bool skipZero)
+        {
+            DirtyTrackingDiskImage image = _disks[disk].Image;
+            ulong offset = block * MigrationProtocol.DiskBlockSize;
+            int length = (int)Math.Min(MigrationProtocol.DiskBlockSize, image.Length - offset);
+            // Unallocated qcow2 clusters are skipped from the tables alone: a large sparse disk is not read whole.
+            if (skipZero && image.KnownZero(offset, (ulong)length)) return;
+            if (_diskBatch != disk || _diskBatchCount == MigrationProtocol.DiskBlocksPerBatch) FlushDiskBatch();
+            if (_diskBatchCount == 0)
+            {
+                _diskBatch = disk;
+                _diskBatchLength = 8;
+            }
+            Span<byte> data = _diskFrame.AsSpan(_diskBatchLength + 8, length);
+            try { image.Read(offset, data); }
+            catch (IOException e) { throw DiskError(_disks[disk].Index, image, "read", e); }
+            bool zero = !data.ContainsAnyExcept((byte)0);
+            if (zero && skipZero)
+            {
+                if (_diskBatchCount == 0) _diskBatch = -1;
+                return;
+            }
+            BinaryPrimitives.WriteUInt64LittleEndian(_diskFrame.AsSpan(_diskBatchLength), block | (zero ? MigrationProtocol.ZeroBlockFlag : 0));
+            _diskBatchLength += 8 + (zero ? 0 : length);
+            _diskBatchCount++;
+            _roundBlocks++;
+        }
+
+        private void FlushDiskBatch()
+        {
+            if (_diskBatchCount == 0) return;
+            BinaryPrimitives.WriteUInt32LittleEndian(_diskFrame, (uint)_disks[_diskBatch].Index);
+            BinaryPrimitives.WriteUInt32LittleEndian(_diskFrame.AsSpan(4), (uint)_diskBatchCount);
+            Write(FrameType.DiskBlocks, _diskFrame.AsSpan(0, _diskBatchLength));
+            _diskBatchCount = 0;
+            _diskBatch = -1;
         }
 
         private long Collect(ulong[][] into)
@@ -234,15 +362,19 @@ public static class LiveMigration
 
         private void EndRound(Stopwatch sw, bool stopAndCopy)
         {
+            FlushDiskBatch();
             FlushBatch();
-            Span<byte> p = stackalloc byte[12];
+            Span<byte> p = stackalloc byte[20];
             BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)(_rounds.Count + 1));
             BinaryPrimitives.WriteInt64LittleEndian(p[4..], _roundPages);
+            BinaryPrimitives.WriteInt64LittleEndian(p[12..], _roundBlocks);
             Write(FrameType.RoundEnd, p);
             stream.Flush();
-            var round = new MigrationRound(_rounds.Count + 1, _roundPages, _roundBytes, sw.Elapsed, stopAndCopy);
+            var round = new MigrationRound(_rounds.Count + 1, _roundPages, _roundBytes, sw.Elapsed, stopAndCopy) { DiskBlocks = _roundBlocks };
             _rounds.Add(round);
             _pagesSent += _roundPages;
+            _blocksSent += _roundBlocks;
+            _roundBlocks = 0;
             _roundPages = 0;
             _roundBytes = 0;
             options.OnRound?.Invoke(round);
@@ -266,9 +398,10 @@ public static class LiveMigration
 
         private void SendDone()
         {
-            Span<byte> p = stackalloc byte[12];
+            Span<byte> p = stackalloc byte[20];
             BinaryPrimitives.WriteInt64LittleEndian(p, _pagesSent);
             BinaryPrimitives.WriteUInt32LittleEndian(p[8..], (uint)_rounds.Count);
+            BinaryPrimitives.WriteInt64LittleEndian(p[12..], _blocksSent);
             Write(FrameType.Done, p);
             stream.Flush();
         }
@@ -365,7 +498,7 @@ public static class LiveMigration
         private void ReceiveAll(VirtMachine machine)
         {
             IReadOnlyList<GuestRam> regions = machine.Bus.Memories;
-            long roundPages = 0, totalPages = 0;
+            long roundPages = 0, totalPages = 0, roundBlocks = 0, totalBlocks = 0;
             uint rounds = 0;
             using var state = new MemoryStream();
             bool stateComplete = false;
@@ -378,13 +511,20 @@ public static class LiveMigration
                     case FrameType.Pages:
                         roundPages += ApplyPages(regions, p);
                         break;
+                    case FrameType.DiskBlocks:
+                        Expect(!stateComplete, "disk blocks after the state");
+                        roundBlocks += ApplyDiskBlocks(machine, p);
+                        break;
                     case FrameType.RoundEnd:
-                        Expect(length == 12, "round end");
+                        Expect(length == 20, "round end");
                         Expect(BinaryPrimitives.ReadUInt32LittleEndian(p) == rounds + 1, "round number");
                         Expect(BinaryPrimitives.ReadInt64LittleEndian(p[4..]) == roundPages, "page count of the round");
+                        Expect(BinaryPrimitives.ReadInt64LittleEndian(p[12..]) == roundBlocks, "disk block count of the round");
                         rounds++;
                         totalPages += roundPages;
+                        totalBlocks += roundBlocks;
                         roundPages = 0;
+                        roundBlocks = 0;
                         break;
                     case FrameType.State:
                         Expect(!stateComplete && state.Length + length <= MigrationProtocol.MaxStateLength, "state length");
@@ -397,9 +537,18 @@ public static class LiveMigration
                         stateComplete = true;
                         break;
                     case FrameType.Done:
-                        Expect(length == 12 && stateComplete && roundPages == 0, "end of migration");
+                        Expect(length == 20 && stateComplete && roundPages == 0 && roundBlocks == 0, "end of migration");
                         Expect(BinaryPrimitives.ReadInt64LittleEndian(p) == totalPages, "total page count");
                         Expect(BinaryPrimitives.ReadUInt32LittleEndian(p[8..]) == rounds, "round count");
+                        Expect(BinaryPrimitives.ReadInt64LittleEndian(p[12..]) == totalBlocks, "total disk block count");
+                        // The copied disks are durable before the source is told to let go of its own.
+                        for (int i = 0; i < machine.Disks.Count; i++)
+                        {
+                            IDiskImage disk = machine.Disks[i].Disk;
+                            if (machine.Disks[i].ReadOnly) continue;
+                            try { disk.Flush(); }
+                            catch (IOException e) { throw Sender.DiskError(i, disk, "flush", e); }
+                        }
                         state.Position = 0;
                         options.State.RestoreState(machine, state);
                         options.State.Start(machine);
@@ -440,6 +589,46 @@ public static class LiveMigration
                 }
             }
             Expect(at == p.Length, "page batch length");
+            return count;
+        }
+
+        /// <summary>Writes a batch of disk blocks, checking the disk, every index and every length against the
+        /// destination's own disk before writing.</summary>
+        private static long ApplyDiskBlocks(VirtMachine machine, ReadOnlySpan<byte> p)
+        {
+            Expect(p.Length >= 8, "disk block batch");
+            uint disk = BinaryPrimitives.ReadUInt32LittleEndian(p);
+            uint count = BinaryPrimitives.ReadUInt32LittleEndian(p[4..]);
+            Expect(disk < machine.Disks.Count && !machine.Disks[(int)disk].ReadOnly, "disk index");
+            Expect(count is > 0 and <= MigrationProtocol.DiskBlocksPerBatch, "disk block batch header");
+            IDiskImage image = machine.Disks[(int)disk].Disk;
+            ulong blocks = (image.Length + MigrationProtocol.DiskBlockSize - 1) / MigrationProtocol.DiskBlockSize;
+            int at = 8;
+            for (uint i = 0; i < count; i++)
+            {
+                Expect(p.Length - at >= 8, "disk block batch length");
+                ulong entry = BinaryPrimitives.ReadUInt64LittleEndian(p[at..]);
+                at += 8;
+                ulong block = entry & ~MigrationProtocol.ZeroBlockFlag;
+                Expect(block < blocks, "disk block index");
+                ulong offset = block * MigrationProtocol.DiskBlockSize;
+                int length = (int)Math.Min(MigrationProtocol.DiskBlockSize, image.Length - offset);
+                try
+                {
+                    if ((entry & MigrationProtocol.ZeroBlockFlag) != 0) image.WriteZeroes(offset, (ulong)length, mayUnmap: true);
+                    else
+                    {
+                        Expect(p.Length - at >= length, "disk block batch length");
+                        image.Write(offset, p.Slice(at, length));
+                        at += length;
+                    }
+                }
+                catch (IOException e)
+                {
+                    throw Sender.DiskError((int)disk, image, "write", e);
+                }
+            }
+            Expect(at == p.Length, "disk block batch length");
             return count;
         }
 

@@ -46,7 +46,11 @@ public sealed record ReceiveOptions
 /// <param name="Bytes">Bytes sent.</param>
 /// <param name="Elapsed">From the collection to the last page sent.</param>
 /// <param name="StopAndCopy">The final round, sent with the source paused.</param>
-public sealed record MigrationRound(int Number, long Pages, long Bytes, TimeSpan Elapsed, bool StopAndCopy);
+public sealed record MigrationRound(int Number, long Pages, long Bytes, TimeSpan Elapsed, bool StopAndCopy)
+{
+    /// <summary>Blocks of writable disks sent (<see cref="MigrationProtocol.DiskBlockSize"/> bytes each at most).</summary>
+    public long DiskBlocks { get; init; }
+}
 
 /// <summary>What a completed migration did and cost.</summary>
 public sealed record MigrationReport
@@ -64,6 +68,10 @@ public sealed record MigrationReport
     public required bool Converged { get; init; }
 
     public required long PagesSent { get; init; }
+
+    /// <summary>Blocks of writable disks sent, in all rounds.</summary>
+    public long DiskBlocksSent { get; init; }
+
     public required long BytesSent { get; init; }
 
     /// <summary>Bytes of hart and device state.</summary>
@@ -71,6 +79,7 @@ public sealed record MigrationReport
 
     public string Summary() =>
         $"migration: {Rounds.Count} rounds ({(Converged ? "converged" : "cut off")}), {PagesSent:N0} pages, " +
+        (DiskBlocksSent > 0 ? $"{DiskBlocksSent:N0} disk blocks, " : "") +
         $"{BytesSent / (1024.0 * 1024.0):F1} MiB in {TotalTime.TotalMilliseconds:F0} ms; " +
-        $"final round {Rounds[^1].Pages:N0} pages; state {StateBytes:N0} bytes; downtime {Downtime.TotalMilliseconds:F1} ms";
+        $"final round {Rounds[^1].Pages:N0} pages{(DiskBlocksSent > 0 ? $", {Rounds[^1].DiskBlocks:N0} disk blocks" : "")}; state {StateBytes:N0} bytes; downtime {Downtime.TotalMilliseconds:F1} ms";
 }

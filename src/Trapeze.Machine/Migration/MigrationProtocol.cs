@@ -24,6 +24,8 @@ public enum FrameType : uint
     Resumed = 8,
     /// <summary>Either way: the migration is abandoned, with a reason.</summary>
     Error = 9,
+    /// <summary>A batch of blocks of one writable disk.</summary>
+    DiskBlocks = 10,
 }
 
 /// <summary>
@@ -32,8 +34,15 @@ public enum FrameType : uint
 /// <see cref="MaxPayload"/> and checked before anything is allocated, and a frame whose checksum does not
 /// match is refused, so a corrupted or hostile stream is detected instead of being written into the guest.
 /// <para>
-/// Order: Hello → HelloReply; rounds of Pages ending in RoundEnd (round 1 all non-zero pages, later rounds the
-/// pages dirtied meanwhile, the last one while the source is paused); State pieces, StateEnd; Done → Resumed.
+/// Order: Hello → HelloReply; rounds of Pages and DiskBlocks ending in RoundEnd (round 1 all non-zero pages and
+/// disk blocks, later rounds those written meanwhile, the last one while the source is paused); State pieces,
+/// StateEnd; Done → Resumed.
+/// </para>
+/// <para>
+/// Writable disks are copied like RAM, in blocks of <see cref="DiskBlockSize"/> bytes: a DiskBlocks payload is
+/// the disk's index among the machine's disks (u32), a count (u32), then per block its index (u64; bit 63 set:
+/// the block reads as zeroes and no data follows) and its data (a whole block, or what is left of the disk
+/// for the last one). The destination's writable disks start out as new, empty images of the same size.
 /// </para>
 /// </summary>
 public static class MigrationProtocol
@@ -42,12 +51,21 @@ public static class MigrationProtocol
     public const ulong Magic = 0x5247494d5a505254;
 
     /// <summary>Bumped on any incompatible change of the format; the destination refuses another version.</summary>
-    public const uint Version = 1;
+    public const uint Version = 2;
 
     public const int HeaderSize = 12;
 
-    /// <summary>The largest payload accepted: a batch of <see cref="PagesPerBatch"/> pages with their headers.</summary>
+    /// <summary>The largest payload accepted: a batch of <see cref="PagesPerBatch"/> pages with their headers
+    /// (a batch of <see cref="DiskBlocksPerBatch"/> disk blocks is smaller).</summary>
     public const int MaxPayload = 8 + PagesPerBatch * (8 + PageSize);
+
+    /// <summary>The granularity of disk copying and of tracking the guest's disk writes (QEMU's block migration
+    /// uses 1 MiB; smaller blocks resend less of a disk the guest writes in small pieces).</summary>
+    public const int DiskBlockSize = 64 * 1024;
+    public const int DiskBlocksPerBatch = (MaxPayload - 8) / (8 + DiskBlockSize);
+
+    /// <summary>Bit 63 of a disk block entry: the block reads as zeroes and no data follows.</summary>
+    public const ulong ZeroBlockFlag = 1UL << 63;
 
     public const int PageSize = 4096;
     public const int PagesPerBatch = 256;
@@ -86,7 +104,7 @@ public static class MigrationProtocol
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(header);
         uint len = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
-        if (type is < (uint)FrameType.Hello or > (uint)FrameType.Error)
+        if (type is < (uint)FrameType.Hello or > (uint)FrameType.DiskBlocks)
             throw new MigrationException($"migration stream: unknown frame type {type}");
         if (len > MaxPayload)
             throw new MigrationException($"migration stream: frame of {len} bytes is over the {MaxPayload}-byte limit");
@@ -108,13 +126,18 @@ public static class MigrationProtocol
 }
 
 /// <summary>
-/// What the destination must match to take the guest over: the memory map and the harts. Built from a
-/// <see cref="VirtMachine"/> on either side and compared whole.
+/// What the destination must match to take the guest over: the memory map, the harts and the disks (size and
+/// whether writable: writable ones are copied). Built from a <see cref="VirtMachine"/> on either side and
+/// compared whole.
 /// </summary>
-public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDescription> Regions)
+public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDescription> Regions, IReadOnlyList<DiskDescription> Disks)
 {
+    /// <summary>The most disks a description may list (the board's virtio slots bound it far lower).</summary>
+    public const int MaxDisks = 64;
+
     public static MachineDescription Of(VirtMachine machine) =>
-        new(machine.Harts.Length, [.. machine.Bus.Memories.Select(m => new MemoryRegionDescription(m.Name, m.Base, m.Size, m.ReadOnly))]);
+        new(machine.Harts.Length, [.. machine.Bus.Memories.Select(m => new MemoryRegionDescription(m.Name, m.Base, m.Size, m.ReadOnly))],
+            [.. machine.Disks.Select(d => new DiskDescription(d.Disk.Length, d.ReadOnly))]);
 
     public byte[] Encode()
     {
@@ -130,6 +153,12 @@ public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDes
             w.Write(r.Base);
             w.Write(r.Size);
             w.Write(r.ReadOnly);
+        }
+        w.Write(Disks.Count);
+        foreach (var d in Disks)
+        {
+            w.Write(d.Length);
+            w.Write(d.ReadOnly);
         }
         w.Flush();
         return ms.ToArray();
@@ -152,8 +181,12 @@ public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDes
             var regions = new List<MemoryRegionDescription>(count);
             for (int i = 0; i < count; i++)
                 regions.Add(new MemoryRegionDescription(r.ReadString(), r.ReadUInt64(), r.ReadUInt64(), r.ReadBoolean()));
+            int disks = r.ReadInt32();
+            if (disks is < 0 or > MaxDisks) throw new MigrationException($"migration stream: {disks} disks");
+            var diskList = new List<DiskDescription>(disks);
+            for (int i = 0; i < disks; i++) diskList.Add(new DiskDescription(r.ReadUInt64(), r.ReadBoolean()));
             if (ms.Position != ms.Length) throw new MigrationException("migration stream: trailing bytes in the machine description");
-            return new MachineDescription(harts, regions);
+            return new MachineDescription(harts, regions, diskList);
         }
         catch (EndOfStreamException)
         {
@@ -169,6 +202,10 @@ public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDes
         for (int i = 0; i < Regions.Count; i++)
             if (Regions[i] != other.Regions[i])
                 return $"memory region {i}: the source has {other.Regions[i]}, this machine {Regions[i]}";
+        if (Disks.Count != other.Disks.Count) return $"the source has {other.Disks.Count} disks, this machine {Disks.Count}";
+        for (int i = 0; i < Disks.Count; i++)
+            if (Disks[i] != other.Disks[i])
+                return $"disk {i}: the source has {other.Disks[i]}, this machine {Disks[i]}";
         return null;
     }
 }
@@ -177,6 +214,13 @@ public sealed record MachineDescription(int Harts, IReadOnlyList<MemoryRegionDes
 public sealed record MemoryRegionDescription(string Name, ulong Base, ulong Size, bool ReadOnly)
 {
     public override string ToString() => $"{Name} 0x{Base:x}+0x{Size:x}{(ReadOnly ? " (read-only)" : "")}";
+}
+
+/// <summary>One disk of a machine description: its size in bytes, and whether it is read-only (shared by both
+/// machines) or writable (copied).</summary>
+public sealed record DiskDescription(ulong Length, bool ReadOnly)
+{
+    public override string ToString() => $"{Length} bytes{(ReadOnly ? " (read-only)" : " (writable)")}";
 }
 
 /// <summary>A migration failed; on the source the guest runs on (or again) as before.</summary>

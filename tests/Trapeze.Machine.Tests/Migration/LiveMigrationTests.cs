@@ -12,7 +12,7 @@ namespace Trapeze.Machine.Tests.Migration;
 /// their own memory: the destination's RAM equals the source's at the switch, the guest goes on there with
 /// its checks passing, and broken or corrupted streams leave the source guest running.
 /// </summary>
-public sealed unsafe class LiveMigrationTests(ITestOutputHelper output)
+public sealed unsafe partial class LiveMigrationTests(ITestOutputHelper output)
 {
     private const ulong Dram = VirtMachine.DramBase;
     private const ulong Status = Dram + 0x8_0000;          // per hart: passes at +0, failures at +8
