@@ -57,6 +57,14 @@ public static class DaemonServer
         });
         Map(app, manager, "PUT", "/vms/{name}/snapshot/create", (c, body) => new VmAction.Snapshot(Name(c), Tag(ApiJson.Parse(body))));
         Map(app, manager, "PUT", "/vms/{name}/snapshot/load", (c, body) => new VmAction.Restore(Name(c), Tag(ApiJson.Parse(body))));
+        app.MapGet("/vms/{name}/snapshots", (string name) => Run(manager, () => new VmAction.ListSnapshots(name), r =>
+            ApiHost.Json(ApiJson.Serialize(r.Snapshots!.Select(ApiJson.SnapshotBody).ToList()))));
+        Map(app, manager, "DELETE", "/vms/{name}/snapshots/{tag}", (c, _) =>
+        {
+            string tag = (string)c.Request.RouteValues["tag"]!;
+            VmNames.CheckDeviceId(tag, "snapshot tag");
+            return new VmAction.RemoveSnapshot(Name(c), tag);
+        });
         return app;
     }
 
