@@ -236,11 +236,17 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.Equal(200, Send(http, HttpMethod.Patch, "vms/api1/vm", """{"state": "Resumed"}""").Status);
         var snap = Send(http, HttpMethod.Put, "vms/api1/snapshot/create", """{"snapshot_tag": "s1"}""");
         Assert.True(snap.Status == 200, snap.Body);
-        Assert.True(File.Exists(Path.Combine(home.Bundle("api1"), "snapshots", "s1.snap")));
+        Assert.True(File.Exists(Path.Combine(home.Bundle("api1"), "snapshots", "s1", "snapshot.json")));
+        var snaps = Send(http, HttpMethod.Get, "vms/api1/snapshots");
+        using (var doc = JsonDocument.Parse(snaps.Body))
+            Assert.Equal("s1", doc.RootElement.EnumerateArray().Single().GetProperty("snapshot_tag").GetString());
         var stop = Send(http, HttpMethod.Put, "vms/api1/actions", """{"action_type": "InstanceStop", "timeout_seconds": 30}""");
         Assert.True(stop.Status == 200, stop.Body);
         Assert.Contains("powered off", stop.Body);
         Assert.Equal(409, Send(http, HttpMethod.Get, "vms/api1/metrics").Status);
+        Assert.Equal(200, Send(http, HttpMethod.Delete, "vms/api1/snapshots/s1").Status);
+        Assert.Equal(404, Send(http, HttpMethod.Delete, "vms/api1/snapshots/s1").Status);
+        Assert.Equal("[]", Send(http, HttpMethod.Get, "vms/api1/snapshots").Body);
         Assert.Equal(404, Send(http, HttpMethod.Get, "vms/nope").Status);
         Assert.Equal(200, Send(http, HttpMethod.Delete, "vms/api1").Status);
         output.WriteLine($"daemon: {sw.Elapsed.TotalSeconds:F1} s");
