@@ -9,6 +9,7 @@
 #            (trapeze start; qemu-system-riscv64 with the same kernel, initramfs and command line)
 #   save     a snapshot of the running guest, idle at its prompt, RAM and disk included
 #            (trapeze snapshot save; QEMU's savevm through its monitor: an internal qcow2 snapshot)
+#            and the same save sent straight to the VM process (its api.sock), without the CLI's start-up
 #   size     what the snapshot adds on the host's disk (Trapeze: snapshots/TAG, allocated blocks;
 #            QEMU: the VM SIZE qemu-img info reports for it)
 #   restore  from a stopped VM to the guest answering a command on its console, in a new process
@@ -75,10 +76,16 @@ def wait(s, pattern, timeout=180):
         if pattern in buf: return buf
     raise RuntimeError("no %r within %d s; last output: %r" % (pattern, timeout, buf[-400:]))
 
-def answer(s, n):
-    """Sends a command the shell must run and waits for its answer (the guest is alive and scheduling)."""
-    s.sendall(b"\necho answer-$((%d+1))\n" % n)
-    wait(s, b"answer-%d" % (n + 1))
+def answer(s, n, timeout=180):
+    """Sends a command the shell must run and waits for its answer (the guest is alive and scheduling). Sent
+    again every 2 s: input that reaches a machine still being loaded may be lost with the UART state it replaces."""
+    end = time.time() + timeout
+    while True:
+        s.sendall(b"\necho answer-$((%d+1))\n" % n)
+        try:
+            return wait(s, b"answer-%d" % (n + 1), 2)
+        except RuntimeError:
+            if time.time() > end: raise
 
 def du(path):
     total = 0
@@ -117,6 +124,20 @@ def run_trapeze(i):
     trapeze(home, "snapshot", "save", "b", "s1")
     save = time.time() - t0
     size = du(os.path.join(bundle, "snapshots", "s1"))
+    # The same save sent straight to the VM process's api.sock: the save itself, without the CLI's start-up.
+    a = connect(os.path.join(bundle, "api.sock"))
+    body = b'{"snapshot_tag": "s2"}'
+    t0 = time.time()
+    a.sendall(b"PUT /snapshot/create HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    reply = wait(a, b"HTTP/1.1 ", 600)
+    while True:
+        d = a.recv(65536)
+        if not d: break
+        reply += d
+    api_save = time.time() - t0
+    a.close()
+    if b"HTTP/1.1 204" not in reply: raise RuntimeError("api.sock snapshot/create: %r" % reply[:300])
     trapeze(home, "kill", "b")
     t0 = time.time()
     trapeze(home, "snapshot", "restore", "b", "s1")
@@ -125,7 +146,7 @@ def run_trapeze(i):
     restore = time.time() - t0
     s.close()
     trapeze(home, "kill", "b")
-    return dict(start=start, save=save, size=size, restore=restore)
+    return dict(start=start, save=save, api_save=api_save, size=size, restore=restore)
 
 # ---------------------------------------------------------------- QEMU
 def qemu(d, extra):
@@ -161,26 +182,41 @@ def run_qemu(i):
     size = sum(x["vm-state-size"] for x in info.get("snapshots", []))
     t0 = time.time()
     p, s = qemu(d, ["-loadvm", "s1"])
-    answer(s, 41)
-    restore = time.time() - t0
+    # The monitor answers once -loadvm is done and the machine runs (trapeze snapshot restore returns then too).
+    m = connect(os.path.join(d, "mon.sock"))
+    wait(m, b"(qemu) ")
+    try:
+        answer(s, 41, 30)
+        restore = time.time() - t0
+    except RuntimeError:
+        # Seen with QEMU 7.2: now and then the guest loaded with -loadvm never answers. Counted, not timed.
+        restore = None
     p.kill(); p.wait()
-    return dict(start=start, save=save, size=size, restore=restore)
+    # savevm is already a request to the running process.
+    return dict(start=start, save=save, api_save=save, size=size, restore=restore)
 
 rows = {"trapeze": [], "qemu": []}
 for i in range(runs):
     for name, fn in (("trapeze", run_trapeze), ("qemu", run_qemu)):
         r = fn(i)
         rows[name].append(r)
-        print("SNAPSHOT emulator=%s run=%d start_s=%.2f save_s=%.2f size_mib=%.1f restore_s=%.2f"
-              % (name, i + 1, r["start"], r["save"], r["size"] / 2**20, r["restore"]), flush=True)
+        print("SNAPSHOT emulator=%s run=%d start_s=%.2f save_s=%.2f api_save_s=%.2f size_mib=%.1f restore_s=%s"
+              % (name, i + 1, r["start"], r["save"], r["api_save"], r["size"] / 2**20,
+                 "%.2f" % r["restore"] if r["restore"] is not None else "no-answer"), flush=True)
 
-med = lambda name, k: statistics.median(r[k] for r in rows[name])
+def med(name, k):
+    values = [r[k] for r in rows[name] if r[k] is not None]
+    return statistics.median(values) if values else float("nan")
 print()
 print("| figure (%d MiB guest, median of %d) | Trapeze | QEMU | ratio |" % (memory, runs))
 print("|---|---|---|---|")
-for k, label, unit, scale in (("start", "start → shell prompt", "s", 1), ("save", "snapshot save (RAM + disk)", "s", 1),
+for k, label, unit, scale in (("start", "start → shell prompt", "s", 1), ("save", "snapshot save (RAM + disk), command", "s", 1),
+                              ("api_save", "snapshot save, request to the VM process", "s", 1),
                               ("size", "snapshot size", "MiB", 2**-20), ("restore", "restore in a new process → guest answers", "s", 1)):
     t, q = med("trapeze", k) * scale, med("qemu", k) * scale
     print("| %s | %.2f %s | %.2f %s | %.1f |" % (label, t, unit, q, unit, t / q if q else float("nan")))
-print("load average after: %s" % open("/proc/loadavg").read().split()[:3])
+for name in rows:
+    failed = sum(1 for r in rows[name] if r["restore"] is None)
+    if failed: print("%s: the restored guest did not answer within 30 s in %d of %d runs" % (name, failed, runs))
+print("load average after: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 PY
