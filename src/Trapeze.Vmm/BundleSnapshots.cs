@@ -141,6 +141,12 @@ public static class BundleSnapshots
                 $"than the VM has now ({Ids(drives.Select(d => $"{d.Id}={d.Path}"))})");
 
         // Copied beside each disk under a temporary name and checked, all of them, before any disk is replaced.
+        // What a restore that was killed meanwhile left there goes first.
+        foreach (string d in manifest.Disks.Select(x => Path.GetDirectoryName(bundle.Resolve(x.Path))!).Distinct())
+        {
+            if (!Directory.Exists(d)) continue;
+            foreach (string leftover in Directory.EnumerateFiles(d, ".*.restore-*.tmp")) TryDelete(leftover);
+        }
         var staged = new List<(string Temp, string Target)>();
         try
         {
