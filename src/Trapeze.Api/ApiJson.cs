@@ -185,6 +185,22 @@ public static class ApiJson
         ["path"] = s.Path,
     };
 
+    public static Dictionary<string, object?> SnapshotBody(VmSnapshotInfo s) => new()
+    {
+        ["snapshot_tag"] = s.Tag,
+        ["created_at"] = s.Created.ToString("o", CultureInfo.InvariantCulture),
+        ["state_bytes"] = s.StateBytes,
+        ["disk_bytes"] = s.DiskBytes,
+        ["drives"] = s.Drives,
+    };
+
+    public static VmSnapshotInfo ReadSnapshot(JsonElement e) => new(
+        e.GetProperty("snapshot_tag").GetString()!,
+        DateTimeOffset.Parse(e.GetProperty("created_at").GetString()!, CultureInfo.InvariantCulture),
+        e.GetProperty("state_bytes").GetInt64(),
+        e.GetProperty("disk_bytes").GetInt64(),
+        e.GetProperty("drives").EnumerateArray().Select(d => d.GetString()!).ToList());
+
     public static VmStatus ReadStatus(JsonElement e) => new(
         e.GetProperty("name").GetString()!,
         e.GetProperty("state").GetString()!,

@@ -60,6 +60,13 @@ public sealed class DaemonClient(VmHome home, VmManager local) : IVmActionExecut
                 return Message(Send(HttpMethod.Put, vm + "/snapshot/create", Body(("snapshot_tag", s.Tag))));
             case VmAction.Restore r:
                 return Message(Send(HttpMethod.Put, vm + "/snapshot/load", Body(("snapshot_tag", r.Tag))));
+            case VmAction.ListSnapshots:
+            {
+                using var doc = JsonDocument.Parse(Send(HttpMethod.Get, vm + "/snapshots"));
+                return new VmResult(Snapshots: doc.RootElement.EnumerateArray().Select(ApiJson.ReadSnapshot).ToList());
+            }
+            case VmAction.RemoveSnapshot r:
+                return Message(Send(HttpMethod.Delete, $"{vm}/snapshots/{Uri.EscapeDataString(r.Tag)}"));
             case VmAction.ResizeDisk r:
                 return Message(Send(HttpMethod.Patch, $"{vm}/drives/{Uri.EscapeDataString(r.DriveId)}", Body(("size_bytes", (long)r.Size))));
             case VmAction.Migrate m:

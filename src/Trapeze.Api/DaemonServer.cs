@@ -71,6 +71,14 @@ public static class DaemonServer
             return new VmAction.Receive(Name(c), ApiJson.Str(o, "listen") ?? throw VmException.BadRequest("incoming: no listen address"),
                 timeout is { } t ? TimeSpan.FromSeconds(t) : null);
         });
+        app.MapGet("/vms/{name}/snapshots", (string name) => Run(manager, () => new VmAction.ListSnapshots(name), r =>
+            ApiHost.Json(ApiJson.Serialize(r.Snapshots!.Select(ApiJson.SnapshotBody).ToList()))));
+        Map(app, manager, "DELETE", "/vms/{name}/snapshots/{tag}", (c, _) =>
+        {
+            string tag = (string)c.Request.RouteValues["tag"]!;
+            VmNames.CheckDeviceId(tag, "snapshot tag");
+            return new VmAction.RemoveSnapshot(Name(c), tag);
+        });
         return app;
     }
 

@@ -35,8 +35,10 @@ public static class VmApiServer
         app.MapPut("/snapshot/create", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>
         {
             JsonElement o = ApiJson.Parse(body);
-            ApiJson.Fields(o, "snapshot", "snapshot_path");
-            vm.SaveSnapshot(ApiJson.Str(o, "snapshot_path") ?? throw VmException.BadRequest("no snapshot_path"));
+            ApiJson.Fields(o, "snapshot", "snapshot_path", "snapshot_tag");
+            // snapshot_tag: the bundle's snapshot, disks included; snapshot_path: the machine alone, to that file.
+            if (ApiJson.Str(o, "snapshot_tag") is { } tag) vm.SaveBundleSnapshot(tag);
+            else vm.SaveSnapshot(ApiJson.Str(o, "snapshot_path") ?? throw VmException.BadRequest("no snapshot_tag or snapshot_path"));
             return Results.NoContent();
         })));
         app.MapPut("/migrate", (Func<HttpContext, Task<IResult>>)(c => ApiHost.Handle(c, body =>

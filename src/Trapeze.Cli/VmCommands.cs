@@ -24,9 +24,11 @@ public static class VmCommands
                trapeze kill NAME             end the VM process at once
                trapeze pause|resume NAME     hold the machine still (its clock too), let it go on
                trapeze snapshot save NAME [TAG]
-                                             save the running VM as snapshots/TAG.snap (TAG: default)
+                                             save the running VM and its disks as snapshots/TAG (TAG: default)
                trapeze snapshot restore NAME [TAG]
-                                             start the powered-off VM from that snapshot
+                                             put that snapshot's disks back, start the powered-off VM from it
+               trapeze snapshot list NAME    the VM's snapshots
+               trapeze snapshot rm NAME TAG  delete a snapshot
                trapeze resize NAME DRIVE SIZE
                                              grow a disk of a powered-off VM (e.g. vda 8G)
                trapeze list                  every VM: state, CPUs, memory, uptime
@@ -51,9 +53,13 @@ public static class VmCommands
         VM's, 30 s) the machine is powered off from outside.
         migrate: RAM is copied while the guest runs (rounds of dirty pages), then the guest is paused for a last
         short copy and goes on at the destination; the downtime is printed. vm.json and the boot files travel
-        with it; disks do not: a VM's disks must be read-only images at a path both hosts reach.
+        with it; writable disks in the VM directory are copied along (their writes tracked meanwhile);
+        read-only images must be at a path both hosts reach.
         The VM here is then listed as migrated and refuses to start. If the migration fails, it runs on here.
         receive: until the migration arrives the VM is listed as incoming; 'rm --force NAME' ends the wait.
+        snapshot: the guest is paused while its state is saved and its disks in the VM directory are copied
+        (sparse: only their data); restore gives it those disks back, whatever it wrote since. A writable
+        --disk FILE outside the VM directory cannot be put back, so snapshots of such a VM are refused.
         """;
 
     public static readonly string[] Verbs =
@@ -96,8 +102,19 @@ public static class VmCommands
             case "snapshot":
             {
                 var a = new ArgReader("snapshot", args, [], []);
+                if (a.Positional.Count == 2 && a.Positional[0] is "list" or "ls")
+                {
+                    VmNames.Check(a.Positional[1]);
+                    return new VmAction.ListSnapshots(a.Positional[1]);
+                }
+                if (a.Positional is ["rm", _, _])
+                {
+                    VmNames.Check(a.Positional[1]);
+                    VmNames.CheckDeviceId(a.Positional[2], "snapshot tag");
+                    return new VmAction.RemoveSnapshot(a.Positional[1], a.Positional[2]);
+                }
                 if (a.Positional.Count is < 2 or > 3 || a.Positional[0] is not ("save" or "restore"))
-                    throw new UsageException("snapshot: expected save|restore NAME [TAG]");
+                    throw new UsageException("snapshot: expected save|restore NAME [TAG], list NAME or rm NAME TAG");
                 string tag = a.Positional.Count == 3 ? a.Positional[2] : "default";
                 VmNames.CheckDeviceId(tag, "snapshot tag");
                 return a.Positional[0] == "save" ? new VmAction.Snapshot(a.Positional[1], tag) : new VmAction.Restore(a.Positional[1], tag);
@@ -268,9 +285,20 @@ public static class VmCommands
             }
             return;
         }
+        if (action is VmAction.ListSnapshots)
+        {
+            w.WriteLine($"{"TAG",-20} {"SAVED (UTC)",-19} {"STATE",10} {"DISKS",10}  DRIVES");
+            foreach (VmSnapshotInfo s in result.Snapshots ?? [])
+                w.WriteLine($"{s.Tag,-20} {s.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),-19} " +
+                    $"{Bytes(s.StateBytes),10} {Bytes(s.DiskBytes),10}  {(s.Drives.Count > 0 ? string.Join(',', s.Drives) : "-")}");
+            return;
+        }
         if (result.Json != null) w.WriteLine(result.Json);
         if (result.Message != null) HostStreams.Error.WriteLine($"trapeze: {result.Message}");
     }
+
+    private static string Bytes(long n) =>
+        n >= 1L << 30 ? $"{n / (double)(1L << 30):0.0}G" : n >= 1L << 20 ? $"{n / (double)(1L << 20):0.0}M" : $"{(n + 1023) / 1024}K";
 
     private static string Uptime(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:00}s" : $"{Math.Max(0, t.Seconds)}s";

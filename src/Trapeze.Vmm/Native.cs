@@ -24,8 +24,23 @@ public static partial class Native
     /// what makes the API sockets mode 0600 from the moment they exist).</summary>
     public static void MakeCreatedFilesPrivate() => umask(0x3f);
 
+    /// <summary>Makes the renames and creations in <paramref name="directory"/> durable (POSIX records them in
+    /// the directory, which has to be synced itself). Best effort: where it fails, a crash of the host may lose
+    /// the last rename, never the content of a file renamed before.</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int fd = open(directory, ORdonly, 0); // O_RDONLY: enough to fsync a directory on Linux
+        if (fd < 0) return;
+        fsync(fd);
+        close(fd);
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags, int mode);

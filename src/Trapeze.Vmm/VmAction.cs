@@ -19,11 +19,12 @@ public abstract record VmAction
         ConfigureDrive a => a.Name, ConfigureNetworkInterface a => a.Name, Export a => a.Name,
         Describe a => a.Name, Metrics a => a.Name, Import a => a.Name,
         Migrate a => a.Name, Receive a => a.Name,
+        ListSnapshots a => a.Name, RemoveSnapshot a => a.Name,
         _ => null,
     };
 
     /// <summary>Whether the action only reads (it may then run beside another action on the same VM).</summary>
-    public bool IsQuery => this is List or Describe or Metrics;
+    public bool IsQuery => this is List or Describe or Metrics or ListSnapshots;
 
     /// <summary>Makes a new bundle. Images named in <paramref name="Request"/> are copied into it.</summary>
     public sealed record Create(VmCreateRequest Request) : VmAction;
@@ -44,11 +45,18 @@ public abstract record VmAction
     public sealed record Pause(string Name) : VmAction;
     public sealed record Resume(string Name) : VmAction;
 
-    /// <summary>Saves the running VM's state as snapshots/TAG.snap.</summary>
+    /// <summary>Saves the running VM's state and copies of its writable disks as snapshots/TAG/ (see
+    /// <see cref="BundleSnapshots"/>), replacing an older snapshot of that tag once the new one is complete.</summary>
     public sealed record Snapshot(string Name, string Tag) : VmAction;
 
-    /// <summary>Starts the VM from snapshots/TAG.snap, in a new VM process.</summary>
+    /// <summary>Puts the disks of snapshot TAG back and starts the VM from its state, in a new VM process.</summary>
     public sealed record Restore(string Name, string Tag) : VmAction;
+
+    /// <summary>The VM's snapshots.</summary>
+    public sealed record ListSnapshots(string Name) : VmAction;
+
+    /// <summary>Deletes snapshot TAG (the VM may run: snapshots are independent copies).</summary>
+    public sealed record RemoveSnapshot(string Name, string Tag) : VmAction;
 
     /// <summary>Grows drive <paramref name="DriveId"/> to <paramref name="Size"/> bytes (VM powered off).</summary>
     public sealed record ResizeDisk(string Name, string DriveId, ulong Size) : VmAction;
@@ -119,8 +127,9 @@ public sealed record VmCreateRequest
 public sealed record VmDiskRequest(string? Id = null, string? Path = null, ulong? Size = null, string? Format = null,
     bool ReadOnly = false, string? Serial = null);
 
-/// <summary>What an action gives back: a message, VM states, or a JSON document (metrics).</summary>
-public sealed record VmResult(string? Message = null, IReadOnlyList<VmStatus>? Vms = null, string? Json = null)
+/// <summary>What an action gives back: a message, VM states, a JSON document (metrics), or snapshots.</summary>
+public sealed record VmResult(string? Message = null, IReadOnlyList<VmStatus>? Vms = null, string? Json = null,
+    IReadOnlyList<VmSnapshotInfo>? Snapshots = null)
 {
     public static readonly VmResult Done = new();
 }

@@ -45,6 +45,8 @@ public sealed class VmManager : IVmActionExecutor
         VmAction.Resume a => SetPaused(a.Name, false),
         VmAction.Snapshot a => Snapshot(a.Name, a.Tag),
         VmAction.Restore a => Restore(a.Name, a.Tag),
+        VmAction.ListSnapshots a => new VmResult(Snapshots: BundleSnapshots.List(Home.Open(a.Name))),
+        VmAction.RemoveSnapshot a => RemoveSnapshot(a.Name, a.Tag),
         VmAction.ResizeDisk a => ResizeDisk(a),
         VmAction.Remove a => Remove(a.Name, a.Force),
         VmAction.ConfigureMachine a => Configure(a.Name, d => d with { Cpus = a.Cpus ?? d.Cpus, MemoryMiB = a.MemoryMiB ?? d.MemoryMiB }),
@@ -245,27 +247,40 @@ public sealed class VmManager : IVmActionExecutor
 
     private VmResult Start(string name) => StartProcess(Home.Open(name), restoreFrom: null);
 
+    /// <summary>How long a snapshot may take: it copies the disks' data, which can be gigabytes.</summary>
+    private static readonly TimeSpan SnapshotTimeout = TimeSpan.FromMinutes(30);
+
     private VmResult Snapshot(string name, string tag)
     {
-        VmBundle bundle = OpenRunning(name);
-        string path = SnapshotPath(bundle, tag);
+        VmBundle bundle = Home.Open(name);
+        string dir = BundleSnapshots.TagDirectory(bundle, tag);
+        // Refused here already, before the VM process pauses anything (and whether it runs or not).
+        BundleSnapshots.SnapshotDrives(bundle);
+        if (!bundle.IsLocked()) throw VmException.Conflict($"{name} is not running");
         Directory.CreateDirectory(bundle.SnapshotsDirectory);
-        WithClient(bundle, c => c.SaveSnapshot(path));
-        return new VmResult(Message: $"saved {name} as {path}");
+        using (var client = new VmProcessClient(bundle.ApiSocket, SnapshotTimeout))
+        {
+            try { client.SaveBundleSnapshot(tag); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                throw VmException.Conflict($"{bundle.Name}: its VM process does not answer ({e.Message})");
+            }
+        }
+        return new VmResult(Message: $"saved {name} as {dir}");
     }
 
     private VmResult Restore(string name, string tag)
     {
         VmBundle bundle = OpenStopped(name, "restore");
-        string path = SnapshotPath(bundle, tag);
-        if (!File.Exists(path)) throw new VmException(VmErrorKind.NotFound, $"{name} has no snapshot '{tag}' ({path})");
-        return StartProcess(bundle, path);
+        string state = BundleSnapshots.PrepareRestore(bundle, tag);
+        return StartProcess(bundle, state);
     }
 
-    private static string SnapshotPath(VmBundle bundle, string tag)
+    private VmResult RemoveSnapshot(string name, string tag)
     {
-        VmNames.CheckDeviceId(tag, "snapshot tag");
-        return Path.Combine(bundle.SnapshotsDirectory, tag + ".snap");
+        VmBundle bundle = Home.Open(name);
+        BundleSnapshots.Remove(bundle, tag);
+        return new VmResult(Message: $"removed snapshot '{tag}' of {name}");
     }
 
     private VmResult StartProcess(VmBundle bundle, string? restoreFrom)

@@ -75,6 +75,9 @@ public sealed class VmProcessClient(string socketPath, TimeSpan? timeout = null)
 
     public string Migrate(string destination) => Check(_http.Send(HttpMethod.Put, "migrate", JsonSerializer.Serialize(new Dictionary<string, string> { ["destination"] = destination })));
 
+    /// <summary>Saves the bundle snapshot <paramref name="tag"/>, disks included (the VM process knows its bundle).</summary>
+    public string SaveBundleSnapshot(string tag) => Check(_http.Send(HttpMethod.Put, "snapshot/create", JsonSerializer.Serialize(new Dictionary<string, string> { ["snapshot_tag"] = tag })));
+
     public string Metrics() => Check(_http.Send(HttpMethod.Get, "metrics"));
 
     public string PatchVm(string state) => Check(_http.Send(HttpMethod.Patch, "vm", JsonSerializer.Serialize(new Dictionary<string, string> { ["state"] = state })));

@@ -20,6 +20,10 @@ public interface IVmProcessControl
     /// <summary>Saves the machine to <paramref name="path"/> (it goes on running).</summary>
     void SaveSnapshot(string path);
 
+    /// <summary>Saves the machine and copies of its disks as the bundle's snapshot <paramref name="tag"/>
+    /// (<see cref="BundleSnapshots"/>); it goes on running.</summary>
+    void SaveBundleSnapshot(string tag);
+
     /// <summary>Asks the guest to power off; returns at once.</summary>
     void RequestPowerOff();
 
@@ -46,6 +50,10 @@ public sealed class VmProcessHost : IVmProcessControl
     private readonly VirtMachine _machine;
     private int _powerOffRequested;
     private string? _migratedTo;
+
+    /// <summary>Pause, resume and snapshots one at a time: a resume must not let the guest run in the middle of
+    /// a snapshot that copies its disks.</summary>
+    private readonly object _control = new();
 
     private VmProcessHost(VmBundle bundle, VirtMachine machine)
     {
@@ -368,11 +376,22 @@ public sealed class VmProcessHost : IVmProcessControl
 
     public void SetPaused(bool paused)
     {
-        if (paused) MachineSnapshots.Pause(_machine);
-        else MachineSnapshots.Resume(_machine);
+        lock (_control)
+        {
+            if (paused) MachineSnapshots.Pause(_machine);
+            else MachineSnapshots.Resume(_machine);
+        }
     }
 
-    public void SaveSnapshot(string path) => MachineSnapshots.Save(_machine, path);
+    public void SaveSnapshot(string path)
+    {
+        lock (_control) MachineSnapshots.Save(_machine, path);
+    }
+
+    public void SaveBundleSnapshot(string tag)
+    {
+        lock (_control) BundleSnapshots.Save(_bundle, _machine, tag);
+    }
 
     /// <summary>The VM process's memory: guest RAM is a fixed mapping, the managed heap is bounded by
     /// DOTNET_GCHeapHardLimit (its limit shows here as the heap's available memory).</summary>

@@ -29,6 +29,16 @@ public sealed class VmBadInputTests
         BadInputTests.AssertRefused(home.Run("resize", "b", "vda", "1M"), "shrink");
         BadInputTests.AssertRefused(home.Run("snapshot", "save", "a"), "a is not running");
         BadInputTests.AssertRefused(home.Run("snapshot", "restore", "a", "t1"), "a has no snapshot 't1'");
+        BadInputTests.AssertRefused(home.Run("snapshot", "rm", "a", "t1"), "a has no snapshot 't1'");
+        BadInputTests.AssertRefused(home.Run("snapshot", "rm", "a", "../t1"), "snapshot tag '../t1' is not");
+        Assert.Matches(@"^TAG\s+SAVED", home.Ok("snapshot", "list", "a").Stdout);
+        // A writable image outside the bundle could not be put back by a restore: such a VM's snapshots are refused.
+        string outside = scratch.File("outside.raw");
+        File.WriteAllBytes(outside, new byte[4096]);
+        home.Ok("create", "c", "--kernel", kernel, "--bios", "builtin", "--mem", "64M", "--disk", outside);
+        BadInputTests.AssertRefused(home.Run("snapshot", "save", "c"), "outside the VM's directory");
+        home.Ok("create", "d", "--kernel", kernel, "--bios", "builtin", "--mem", "64M", "--disk", outside + ",readonly=on");
+        BadInputTests.AssertRefused(home.Run("snapshot", "save", "d"), "d is not running");
 
         File.WriteAllText(Path.Combine(home.Bundle("a"), "vm.json"), """{"version": 1, "name": "a", "cpus": 99}""");
         BadInputTests.AssertRefused(home.Run("start", "a"), "vm.json: 'cpus' must be an integer in 1..64, not 99");

@@ -65,10 +65,12 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         var sw = Stopwatch.StartNew();
         using var scratch = new ScratchDirectory();
         using var home = new VmTestHome(scratch);
-        home.CreateLinux("snap", "console=ttyS0 quiet");
+        home.CreateLinux("snap", "console=ttyS0 quiet", "--disk", "size=16M");
         home.Ok("start", "snap");
         home.WaitForShell("snap");
         home.Console("snap", "echo marker-$((2*21)) > /m1; cat /m1", "marker-42");
+        // On the disk as well as in RAM: written and synced before the save.
+        home.Console("snap", "echo disk-one > /dev/vda; sync; echo synced-$((3*3))", "synced-9");
 
         home.Ok("pause", "snap");
         Assert.Equal("paused", home.States()["snap"]);
@@ -76,8 +78,10 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.Equal("running", home.States()["snap"]);
 
         home.Ok("snapshot", "save", "snap", "t1");
-        Assert.True(File.Exists(Path.Combine(home.Bundle("snap"), "snapshots", "t1.snap")));
+        Assert.True(File.Exists(Path.Combine(home.Bundle("snap"), "snapshots", "t1", "snapshot.json")));
         home.Console("snap", "echo later > /m2; cat /m2", "later");
+        // The guest goes on writing its disk after the save; the restore must not see this.
+        home.Console("snap", "echo disk-two > /dev/vda; sync; echo synced-$((4*4))", "synced-16");
         int firstPid = home.Pid("snap")!.Value;
         home.Ok("kill", "snap");
 
@@ -87,10 +91,34 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.NotEqual(firstPid, home.Pid("snap"));
         // The guest goes on from the snapshot: /m1 is there, /m2 (written after it) is not.
         home.Console("snap", "cat /m1; test -e /m2 || echo no-$((1+1))-m2", @"marker-42[\s\S]*no-2-m2");
+        // Read from the disk itself (the page cache dropped): it is as it was at the save.
+        home.Console("snap", "echo 3 > /proc/sys/vm/drop_caches; echo read-$(head -c 8 /dev/vda)-done", "read-disk-one-done");
         // One boot in the console log (it is appended to across VM processes): the restored guest did not boot.
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(home.ConsoleLog("snap")), "Enter 'help' for a list"));
+        // A second snapshot while it runs; both are listed; the first, removed, is gone and the second still restores.
+        home.Ok("snapshot", "save", "snap", "t2");
+        Assert.Matches(@"(?m)^t1\s+\S+ \S+\s+\S+\s+\S+\s+vda\s*$[\s\S]*^t2\s", home.Ok("snapshot", "list", "snap").Stdout);
         home.Ok("stop", "snap", "--timeout", "30");
-        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "snap", "t2"), "snap has no snapshot 't2'");
+        home.Ok("snapshot", "rm", "snap", "t1");
+        Assert.DoesNotMatch(@"(?m)^t1\s", home.Ok("snapshot", "list", "snap").Stdout);
+        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "snap", "t1"), "snap has no snapshot 't1'");
+
+        // An altered or missing disk copy is refused, and the VM's disk is left as it is.
+        string gen = Directory.GetDirectories(Path.Combine(home.Bundle("snap"), "snapshots", "t2")).Single();
+        string copy = Path.Combine(gen, "vda.disk");
+        byte[] saved = File.ReadAllBytes(copy);
+        byte[] disk = File.ReadAllBytes(Path.Combine(home.Bundle("snap"), "vda.qcow2"));
+        using (var f = new FileStream(copy, FileMode.Open, FileAccess.Write)) { f.Position = 0x200; f.WriteByte(0x5a); }
+        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "snap", "t2"), "its copy of drive 'vda'");
+        File.Delete(copy);
+        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "snap", "t2"), "is missing");
+        Assert.Equal(disk, File.ReadAllBytes(Path.Combine(home.Bundle("snap"), "vda.qcow2")));
+        Assert.Equal("stopped", home.States()["snap"]);
+        File.WriteAllBytes(copy, saved);
+        home.Ok("snapshot", "restore", "snap", "t2");
+        home.Console("snap", "echo 3 > /proc/sys/vm/drop_caches; echo read-$(head -c 8 /dev/vda)-done", "read-disk-one-done");
+        home.Ok("kill", "snap");
+        BadInputTests.AssertRefused(home.Run("snapshot", "restore", "snap", "t3"), "snap has no snapshot 't3'");
         output.WriteLine($"snapshot: {sw.Elapsed.TotalSeconds:F1} s");
     }
 
@@ -208,11 +236,17 @@ public sealed class VmLifecycleTests(ITestOutputHelper output)
         Assert.Equal(200, Send(http, HttpMethod.Patch, "vms/api1/vm", """{"state": "Resumed"}""").Status);
         var snap = Send(http, HttpMethod.Put, "vms/api1/snapshot/create", """{"snapshot_tag": "s1"}""");
         Assert.True(snap.Status == 200, snap.Body);
-        Assert.True(File.Exists(Path.Combine(home.Bundle("api1"), "snapshots", "s1.snap")));
+        Assert.True(File.Exists(Path.Combine(home.Bundle("api1"), "snapshots", "s1", "snapshot.json")));
+        var snaps = Send(http, HttpMethod.Get, "vms/api1/snapshots");
+        using (var doc = JsonDocument.Parse(snaps.Body))
+            Assert.Equal("s1", doc.RootElement.EnumerateArray().Single().GetProperty("snapshot_tag").GetString());
         var stop = Send(http, HttpMethod.Put, "vms/api1/actions", """{"action_type": "InstanceStop", "timeout_seconds": 30}""");
         Assert.True(stop.Status == 200, stop.Body);
         Assert.Contains("powered off", stop.Body);
         Assert.Equal(409, Send(http, HttpMethod.Get, "vms/api1/metrics").Status);
+        Assert.Equal(200, Send(http, HttpMethod.Delete, "vms/api1/snapshots/s1").Status);
+        Assert.Equal(404, Send(http, HttpMethod.Delete, "vms/api1/snapshots/s1").Status);
+        Assert.Equal("[]", Send(http, HttpMethod.Get, "vms/api1/snapshots").Body);
         Assert.Equal(404, Send(http, HttpMethod.Get, "vms/nope").Status);
         Assert.Equal(200, Send(http, HttpMethod.Delete, "vms/api1").Status);
         output.WriteLine($"daemon: {sw.Elapsed.TotalSeconds:F1} s");

@@ -95,6 +95,23 @@ public static class MachineSnapshot
         }
     }
 
+    /// <summary>Checks that <paramref name="path"/> is a whole, uncorrupted snapshot of this format (its trailing
+    /// checksum), without a machine: so that a caller can refuse a broken snapshot before it changes anything else
+    /// (a bundle's disks, say). Whether it fits a machine is only known at <see cref="Restore(VirtMachine, string)"/>.</summary>
+    public static void Verify(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            VerifyChecksum(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SnapshotException($"cannot read snapshot '{path}': {e.Message}", e);
+        }
+    }
+
     /// <summary>
     /// Restores a full snapshot from <paramref name="stream"/> (see <see cref="Restore(VirtMachine, string)"/>).
     /// The description and component states are read and checked before the machine is touched; RAM is then

@@ -204,6 +204,17 @@ public sealed class SnapshotTests
             File.WriteAllText(Path.Combine(dir, "text.snap"), "hello");
             e = Assert.Throws<SnapshotException>(() => MachineSnapshot.Restore(m.Machine, Path.Combine(dir, "text.snap")));
             Assert.Equal("not a Trapeze snapshot (no TRPZSNAP magic at the start)", e.Message);
+
+            // Verify checks a file without a machine: whole is fine, one byte changed or cut short is refused.
+            MachineSnapshot.Verify(path);
+            byte[] bytes = File.ReadAllBytes(path);
+            bytes[bytes.Length / 2] ^= 1;
+            File.WriteAllBytes(path, bytes);
+            e = Assert.Throws<SnapshotException>(() => MachineSnapshot.Verify(path));
+            Assert.Contains("checksum mismatch", e.Message);
+            File.WriteAllBytes(path, bytes[..100]);
+            Assert.Throws<SnapshotException>(() => MachineSnapshot.Verify(path));
+            Assert.StartsWith("not a Trapeze snapshot", Assert.Throws<SnapshotException>(() => MachineSnapshot.Verify(Path.Combine(dir, "text.snap"))).Message);
         }
         finally
         {
