@@ -82,18 +82,7 @@ public sealed unsafe partial class Hart
         _state->PendingTval = 0;
         _seipSoftware = saved.SeipSoftware;
         _parked = saved.Parked;
-        _startRoutine = null;
-        lock (_fenceLock)
-        {
-            _fenceKinds = RemoteFence.None;
-            _fencePending = false;
-            _fenceDone = _fencePosted;
-            _fenceWaiters.Clear();
-        }
-        Mmu.LeaveIdle();
-        Mmu.FlushAll();
-        Mmu.UpdateContext();
-        Blocks.Clear();
+        DropDerivedState();
     }
 
     /// <summary>

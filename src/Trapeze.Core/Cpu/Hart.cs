@@ -72,6 +72,13 @@ public sealed unsafe partial class Hart : IHartPins, IDisposable
         _mtimecmp = ulong.MaxValue;
         _stopRequested = false;
         _parked = false;
+        DropDerivedState();
+    }
+
+    /// <summary>Forgets everything derived from the previous architectural state: a pending HSM start,
+    /// fences other harts posted, TLB entries, decoded blocks and their translations.</summary>
+    private void DropDerivedState()
+    {
         _startRoutine = null;
         lock (_fenceLock)
         {
