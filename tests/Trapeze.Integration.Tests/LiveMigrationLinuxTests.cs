@@ -1,3 +1,4 @@
+using Trapeze.Tests.Shared;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
@@ -234,52 +235,5 @@ public sealed class LiveMigrationLinuxTests(ITestOutputHelper output) : IDisposa
             output.WriteLine(line);
             Console.WriteLine(line);
         }
-    }
-
-    /// <summary>Passes writes through, flipping one payload byte of the first frame of the chosen type
-    /// (frames are written as a header, then the payload, in separate writes).</summary>
-    private sealed class CorruptingStream(Stream inner, FrameType target) : Stream
-    {
-        private bool _payloadOfTarget, _corrupted;
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_payloadOfTarget && !_corrupted && buffer.Length > 16)
-            {
-                byte[] copy = buffer.ToArray();
-                copy[copy.Length / 2] ^= 0x40;
-                _corrupted = true;
-                inner.Write(copy);
-                return;
-            }
-            _payloadOfTarget = buffer.Length == MigrationProtocol.HeaderSize && BitConverter.ToUInt32(buffer) == (uint)target;
-            inner.Write(buffer);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override void Flush() => inner.Flush();
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override bool CanTimeout => inner.CanTimeout;
-        public override int ReadTimeout { get => inner.ReadTimeout; set => inner.ReadTimeout = value; }
-        public override int WriteTimeout { get => inner.WriteTimeout; set => inner.WriteTimeout = value; }
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-}
-
-/// <summary>A benchmark, not a test: runs only when <see cref="Variable"/> is set (bench/migration.sh sets it).</summary>
-public sealed class MigrationBenchFactAttribute : FactAttribute
-{
-    public const string Variable = "TRAPEZE_MIGRATION_BENCH";
-
-    public MigrationBenchFactAttribute()
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Variable))) Skip = $"a benchmark: set {Variable}=MiB to run it";
     }
 }

@@ -1,3 +1,4 @@
+using Trapeze.Tests.Shared;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Trapeze.Devices.Storage;
@@ -172,10 +173,10 @@ public sealed partial class LiveMigrationTests
     /// The disk migration benchmark, run only when TRAPEZE_MIGRATION_BENCH is set (its value is the disk's size in
     /// MiB): a qcow2 disk half full of data, written meanwhile at random; prints one MIGRATION-DISK line.
     /// </summary>
-    [BenchFact]
+    [MigrationBenchFact]
     public void DiskBench()
     {
-        ulong size = ulong.Parse(Environment.GetEnvironmentVariable(BenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture) << 20;
+        ulong size = ulong.Parse(Environment.GetEnvironmentVariable(MigrationBenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture) << 20;
         using var dir = new TempDir();
         DiskImages.Create(dir["source.img"], DiskImages.Qcow2, size);
         DiskImages.Create(dir["destination.img"], DiskImages.Qcow2, size);

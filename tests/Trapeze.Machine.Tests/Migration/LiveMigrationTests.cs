@@ -1,3 +1,4 @@
+using Trapeze.Tests.Shared;
 using System.Net;
 using System.Net.Sockets;
 using Trapeze.Core.Cpu;
@@ -213,10 +214,10 @@ public sealed unsafe partial class LiveMigrationTests(ITestOutputHelper output)
     /// memory in MiB: half the RAM holds data (as a guest's page cache would), and two harts keep rewriting
     /// and checking 4 MiB each with translated code. Prints one MIGRATION line per run.
     /// </summary>
-    [BenchFact]
+    [MigrationBenchFact]
     public void Bench()
     {
-        ulong mib = ulong.Parse(Environment.GetEnvironmentVariable(BenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture);
+        ulong mib = ulong.Parse(Environment.GetEnvironmentVariable(MigrationBenchFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture);
         int runs = int.TryParse(Environment.GetEnvironmentVariable("TRAPEZE_MIGRATION_BENCH_RUNS"), out int n) ? n : 1;
         MachineConfig config = Config(jit: true, memory: mib << 20);
         for (int run = 0; run < runs; run++)
@@ -371,54 +372,5 @@ public sealed unsafe partial class LiveMigrationTests(ITestOutputHelper output)
         ulong before = Enumerable.Range(0, m.Harts.Length).Max(h => Progress(m, h).Passes);
         WaitForPasses(m, before + 1, TimeSpan.FromSeconds(30));
         for (int h = 0; h < m.Harts.Length; h++) Assert.Equal(0UL, Progress(m, h).Failures);
-    }
-
-    /// <summary>Passes writes through, flipping one payload byte of the first frame of the chosen type
-    /// (frames are written as a header, then the payload, in separate writes).</summary>
-    private sealed class CorruptingStream(Stream inner, FrameType target) : Stream
-    {
-        private bool _payloadOfTarget;
-        public bool Corrupted { get; private set; }
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_payloadOfTarget && !Corrupted && buffer.Length > 16)
-            {
-                byte[] copy = buffer.ToArray();
-                copy[copy.Length / 2] ^= 0x40;
-                Corrupted = true;
-                _payloadOfTarget = false;
-                inner.Write(copy);
-                return;
-            }
-            _payloadOfTarget = buffer.Length == MigrationProtocol.HeaderSize && BitConverter.ToUInt32(buffer) == (uint)target;
-            inner.Write(buffer);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override void Flush() => inner.Flush();
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override bool CanTimeout => inner.CanTimeout;
-        public override int ReadTimeout { get => inner.ReadTimeout; set => inner.ReadTimeout = value; }
-        public override int WriteTimeout { get => inner.WriteTimeout; set => inner.WriteTimeout = value; }
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-}
-
-/// <summary>A benchmark, not a test: runs only when <see cref="Variable"/> is set (bench/migration.sh sets it).</summary>
-public sealed class BenchFactAttribute : FactAttribute
-{
-    public const string Variable = "TRAPEZE_MIGRATION_BENCH";
-
-    public BenchFactAttribute()
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Variable))) Skip = $"a benchmark: set {Variable}=MiB to run it";
     }
 }
