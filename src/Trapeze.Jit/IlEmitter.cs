@@ -85,7 +85,7 @@ public sealed unsafe class IlEmitter
         // Have RyuJIT compile it now, on the translator's thread, not at the first call on the hart's.
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(fn);
         LastHostCompileTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
-        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, region.Blocks.Count);
+        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, [.. region.Blocks.Keys]);
     }
 
     private static MethodInfo Method(Type t, string name) =>
@@ -281,6 +281,19 @@ public sealed unsafe class IlEmitter
                 _il.Emit(OpCodes.Stloc, _exitPc);
                 EmitLink(d, off);
                 AddRetired(n);
+                // A return to one of the region's call sites stays inside (checked on the address the
+                // hart computed, so any other target, or a return address the callee changed, leaves).
+                foreach (int site in _region.ReturnSites)
+                {
+                    var other = _il.DefineLabel();
+                    _il.Emit(OpCodes.Ldloc, _exitPc);
+                    _il.Emit(OpCodes.Ldloc, _pcBase);
+                    _il.Emit(OpCodes.Ldc_I8, (long)site);
+                    _il.Emit(OpCodes.Add);
+                    _il.Emit(OpCodes.Bne_Un, other);
+                    Goto(site, b.Offset);
+                    _il.MarkLabel(other);
+                }
                 _il.Emit(OpCodes.Br, _exitContinue);
                 break;
             }

@@ -46,9 +46,23 @@ public sealed class Region
     public Dictionary<int, RegionBlock> Blocks { get; } = [];
     public int InstructionCount { get; private set; }
 
+    /// <summary>Page offsets just after the region's calls (JAL that links): where the callee's return
+    /// lands. An indirect jump in the region compares its target with these and stays inside on a match,
+    /// so a call to a function in the same page and its return are host branches.</summary>
+    public List<int> ReturnSites { get; } = [];
+    public const int MaxReturnSites = 8;
+
+    /// <summary>A branch's successor joins the region when its block ran at least this fraction of the
+    /// entry's runs in the interpreter (1/HotFraction): paths that never or rarely ran (error handling,
+    /// loop exits into cold code) stay out, since RyuJIT's cost grows with the IL it is given.</summary>
+    public const int HotFraction = 64;
+
     /// <summary>Discovers the region from the page bytes at <paramref name="page"/> (4096 bytes). Returns
-    /// null when the entry itself cannot be translated (it is a sensitive instruction).</summary>
-    public static unsafe Region? Build(byte* page, ulong entryPhys)
+    /// null when the entry itself cannot be translated (it is a sensitive instruction).
+    /// <paramref name="follow"/>, given a page offset, says whether a conditional branch's successor
+    /// there joins the region (null: every successor does); jumps and straight-line fall-throughs are
+    /// always followed, since they run whenever the block before them does.</summary>
+    public static unsafe Region? Build(byte* page, ulong entryPhys, Func<int, bool>? follow = null)
     {
         int entry = (int)(entryPhys & 0xfff);
         var region = new Region { EntryPhys = entryPhys, EntryOffset = entry };
@@ -65,18 +79,45 @@ public sealed class Region
             switch (b.End)
             {
                 case BlockEnd.Branch:
-                    if (InPage(b.Target)) work.Enqueue((int)b.Target);
-                    work.Enqueue(b.Next);
+                    if (InPage(b.Target) && (follow == null || follow((int)b.Target))) work.Enqueue((int)b.Target);
+                    if (follow == null || follow(b.Next)) work.Enqueue(b.Next);
                     break;
                 case BlockEnd.Jump:
                     if (InPage(b.Target)) work.Enqueue((int)b.Target);
+                    if (b.Insns[^1].Insn.Rd is not (0 or DecodedInsn.SinkRegister) && InPage(b.Next)
+                        && region.ReturnSites.Count < MaxReturnSites && (follow == null || follow(b.Next)))
+                    {
+                        region.ReturnSites.Add(b.Next);
+                        work.Enqueue(b.Next);
+                    }
                     break;
                 case BlockEnd.FallThrough:
                     work.Enqueue(b.Next);
                     break;
             }
         }
+        // A site whose block the size limits left out is no place to return to.
+        region.ReturnSites.RemoveAll(site => !region.Blocks.ContainsKey(site));
         return region;
+    }
+
+    /// <summary>The region a hart's interpreter counts call for: from <paramref name="entry"/>, a branch
+    /// successor joins when its block ran at least 1/<see cref="HotFraction"/> as often as the entry. Runs
+    /// on the hart's thread, which owns <paramref name="blocks"/> and the counts. Null when the entry
+    /// block has no page to read or cannot be translated.</summary>
+    public static unsafe Region? ForHotPaths(Block entry, BlockCache blocks)
+    {
+        var ram = entry.Region;
+        if (ram == null) return null;
+        byte* page = ram.Host + (entry.Page << Trapeze.Core.Memory.GuestRam.PageShift);
+        long entryRuns = entry.Executions;
+        if (entryRuns == 0) return Build(page, entry.PhysPc); // translated before its first run: no counts
+        ulong pageBase = entry.PhysPc & ~0xfffUL;
+        return Build(page, entry.PhysPc, offset =>
+        {
+            var b = blocks.Find(pageBase + (ulong)offset);
+            return b != null && b.Executions * HotFraction >= entryRuns;
+        });
     }
 
     public static bool InPage(long offset) => offset >= 0 && offset < 4096;
@@ -120,7 +161,9 @@ public static class RegionListing
     {
         var ram = block.Region;
         if (ram == null) return "";
-        var region = Region.Build(ram.Host + (block.Page << Trapeze.Core.Memory.GuestRam.PageShift), block.PhysPc);
+        int[]? starts = block.Compiled?.BlockStarts;
+        var region = Region.Build(ram.Host + (block.Page << Trapeze.Core.Memory.GuestRam.PageShift), block.PhysPc,
+            starts == null ? null : offset => Array.IndexOf(starts, offset) >= 0);
         if (region == null) return "";
         ulong pageBase = pc - (ulong)region.EntryOffset;
         var sb = new System.Text.StringBuilder($"region at 0x{pc:x}: {region.Blocks.Count} blocks, {region.InstructionCount} instructions\n");

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Trapeze.Core.Cpu;
 using Trapeze.Core.Memory;
@@ -32,11 +31,10 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     public const int DefaultThreshold = 8000;
     public const int MaxCachedRegions = 1 << 16;
 
-    private readonly BlockingCollection<Block> _queue = new(new ConcurrentQueue<Block>(), 1 << 14);
+    private readonly TranslationQueue _queue;
     private readonly Dictionary<(ulong, uint), CompiledRegion> _cache = [];
     private readonly Queue<(ulong, uint)> _order = new();
     private readonly Thread? _thread;
-    private readonly CancellationTokenSource _stop = new();
 
     /// <summary>Creates a translator. <paramref name="threshold"/> 0 translates every block before its
     /// first run. <paramref name="synchronous"/>: compile on the requesting thread at once (deterministic,
@@ -45,6 +43,7 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     {
         Threshold = Math.Max(0, threshold);
         Synchronous = synchronous;
+        _queue = new TranslationQueue(Stats);
         if (!synchronous)
         {
             _thread = new Thread(Worker) { IsBackground = true, Name = "jit", Priority = ThreadPriority.BelowNormal };
@@ -59,43 +58,46 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     /// <summary>Called when a translation fails with an internal error (a bug): the block stays interpreted.</summary>
     public Action<Block, Exception>? OnFailure { get; set; }
 
+    /// <summary>Called on the hart's thread: the region is chosen here, from the hart's execution counts
+    /// (see <see cref="Region.ForHotPaths"/>), and compiled later on the compile thread.</summary>
     public void Request(Hart hart, Block block)
     {
         Interlocked.Increment(ref Stats.Requests);
-        if (Synchronous) Translate(block);
-        else _queue.TryAdd(block); // a full queue drops the request: the block simply stays interpreted
+        if (block.Region == null || !block.IsCurrent) return;
+        if (Shared(block)) return;
+        var region = Region.ForHotPaths(block, hart.Blocks);
+        if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return; }
+        if (Synchronous) Translate(block, region);
+        else _queue.Add(block, region); // a full queue drops the request: the block simply stays interpreted
     }
 
     private void Worker()
     {
-        try
-        {
-            foreach (var block in _queue.GetConsumingEnumerable(_stop.Token)) Translate(block);
-        }
-        catch (OperationCanceledException) { }
+        while (_queue.Take() is var (block, region))
+            Translate(block, region);
     }
 
-    /// <summary>Translates one block's region and installs it (or a shared equivalent).</summary>
-    public void Translate(Block block)
+    /// <summary>Installs an equivalent translation another hart (or an earlier request) already made.</summary>
+    private bool Shared(Block block)
     {
-        GuestRam? ram = block.Region;
-        if (ram == null || !block.IsCurrent) return;
-        var key = (block.PhysPc, block.Generation);
         lock (_cache)
         {
-            if (_cache.TryGetValue(key, out var shared))
-            {
-                Stats.SharedHits++;
-                block.Compiled = shared;
-                return;
-            }
+            if (!_cache.TryGetValue((block.PhysPc, block.Generation), out var shared)) return false;
+            Stats.SharedHits++;
+            block.Compiled = shared;
+            return true;
         }
+    }
+
+    /// <summary>Compiles <paramref name="region"/>, chosen for <paramref name="block"/>, and installs it
+    /// (or a shared equivalent).</summary>
+    private void Translate(Block block, Region region)
+    {
+        if (!block.IsCurrent || Shared(block)) return;
+        var key = (block.PhysPc, block.Generation);
         long t0 = Stopwatch.GetTimestamp();
         try
         {
-            byte* page = ram.Host + (block.Page << GuestRam.PageShift);
-            var region = Region.Build(page, block.PhysPc);
-            if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return; }
             var compiled = IlEmitter.Compile(region);
             Interlocked.Add(ref Stats.HostCompileTicks, IlEmitter.LastHostCompileTicks);
             // The bytes were read while the guest ran: keep the result only if no store reached the page.
@@ -123,10 +125,7 @@ public sealed unsafe class Translator : ITranslator, IDisposable
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _queue.CompleteAdding();
+        _queue.Close();
         _thread?.Join();
-        _queue.Dispose();
-        _stop.Dispose();
     }
 }

@@ -33,7 +33,7 @@ public sealed unsafe class LockstepTests
     {
         public int Threshold => 0;
         public void Request(Hart hart, Block block) =>
-            block.Compiled = new CompiledRegion(Wrong, [], 1, 1);
+            block.Compiled = new CompiledRegion(Wrong, [], 1, [(int)(block.PhysPc & 0xfff)]);
 
         private static RegionExit Wrong(HartState* s, Hart h, Trapeze.Core.Isa.DecodedInsn[] insns)
         {

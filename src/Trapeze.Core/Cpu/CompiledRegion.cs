@@ -21,12 +21,16 @@ public unsafe delegate RegionExit RegionFunction(HartState* state, Hart hart, De
 /// the block it was compiled for and is valid while the code generation of its page is unchanged.
 /// <see cref="Insns"/> holds the decoded instructions that helper calls refer to by index.
 /// </summary>
-public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns, int instructionCount, int blockCount)
+public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns, int instructionCount, int[] blockStarts)
 {
     public RegionFunction Function { get; } = function;
     public DecodedInsn[] Insns { get; } = insns;
     public int InstructionCount { get; } = instructionCount;
-    public int BlockCount { get; } = blockCount;
+
+    /// <summary>Page offsets of the region's blocks: which paths it holds (diagnostic listings rebuild
+    /// the region from these, since the paths chosen depended on execution counts of the time).</summary>
+    public int[] BlockStarts { get; } = blockStarts;
+    public int BlockCount => BlockStarts.Length;
 
     /// <summary>The block a run of this region continued into last time (see Hart.RunTranslated).</summary>
     public Block? Successor;
