@@ -42,7 +42,8 @@ public sealed unsafe class IlEmitter
     private bool _fsKnownOn, _rmKnown, _fsDirtied;
     /// <summary>Rarely taken paths (TLB misses), emitted after the hot code so that it runs straight through.</summary>
     private readonly List<Action> _cold = [];
-    private readonly Label _exitContinue, _exitException, _faultTail, _memoryFaultTail;
+    private readonly Label _exitContinue, _faultTail, _memoryFaultTail, _leaveTail, _positionTail, _tail;
+    private bool _leaves;
     private readonly Dictionary<int, Label> _labels = [];
     private readonly List<DecodedInsn> _helperInsns = [];
 
@@ -67,9 +68,11 @@ public sealed unsafe class IlEmitter
         _dataCtx = _il.DeclareLocal(Ulong);
         _exitKind = _il.DeclareLocal(Ulong);
         _exitContinue = _il.DefineLabel();
-        _exitException = _il.DefineLabel();
         _faultTail = _il.DefineLabel();
         _memoryFaultTail = _il.DefineLabel();
+        _leaveTail = _il.DefineLabel();
+        _positionTail = _il.DefineLabel();
+        _tail = _il.DefineLabel();
     }
 
     /// <summary>Time RyuJIT took for the last region compiled on this thread.</summary>
@@ -85,7 +88,7 @@ public sealed unsafe class IlEmitter
         // Have RyuJIT compile it now, on the translator's thread, not at the first call on the hart's.
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(fn);
         LastHostCompileTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
-        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, [.. region.Blocks.Keys]);
+        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, [.. region.Blocks.Keys], e._leaves);
     }
 
     private static MethodInfo Method(Type t, string name) =>
@@ -184,6 +187,17 @@ public sealed unsafe class IlEmitter
 
         // Fault tail: _fault = (page offset << 32) | instructions of the block retired before it.
         _il.MarkLabel(_faultTail);
+        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Exception);
+        _il.Emit(OpCodes.Stloc, _exitKind);
+        _il.Emit(OpCodes.Br, _positionTail);
+        if (_leaves)
+        {
+            // The same position, for an access that left at a TLB miss without executing.
+            _il.MarkLabel(_leaveTail);
+            _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.LeftAtMiss);
+            _il.Emit(OpCodes.Stloc, _exitKind);
+        }
+        _il.MarkLabel(_positionTail);
         _il.Emit(OpCodes.Ldloc, _pcBase);
         _il.Emit(OpCodes.Ldloc, _fault);
         _il.Emit(OpCodes.Ldc_I4, 32);
@@ -196,7 +210,7 @@ public sealed unsafe class IlEmitter
         _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _retired);
-        _il.Emit(OpCodes.Br, _exitException);
+        _il.Emit(OpCodes.Br, _tail);
 
         EmitTail();
     }
@@ -206,19 +220,14 @@ public sealed unsafe class IlEmitter
         if (r > 0 && r < 32 && _x[r] == null) _x[r] = _il.DeclareLocal(Ulong);
     }
 
-    /// <summary>The one exit: both kinds share the register write-back (emitting it once per kind doubled
+    /// <summary>The one exit: every kind shares the register write-back (emitting it once per kind doubled
     /// the IL a region spends on it); the kind travels in a local.</summary>
     private void EmitTail()
     {
-        var tail = _il.DefineLabel();
-        _il.MarkLabel(_exitException);
-        _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Exception);
-        _il.Emit(OpCodes.Stloc, _exitKind);
-        _il.Emit(OpCodes.Br, tail);
         _il.MarkLabel(_exitContinue);
         _il.Emit(OpCodes.Ldc_I8, (long)RegionExit.Continue);
         _il.Emit(OpCodes.Stloc, _exitKind);
-        _il.MarkLabel(tail);
+        _il.MarkLabel(_tail);
         for (int r = 1; r < 32; r++)
         {
             if (!_written[r]) continue;
@@ -659,6 +668,11 @@ public sealed unsafe class IlEmitter
         _il.Emit(signed || size == 8 ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
         store();
         _il.MarkLabel(done);
+        if (_region.LeaveAtMiss)
+        {
+            LeaveAt(miss, off, k);
+            return;
+        }
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
@@ -694,6 +708,11 @@ public sealed unsafe class IlEmitter
         value();
         _il.Emit(StoreIndirect(size));
         _il.MarkLabel(done);
+        if (_region.LeaveAtMiss)
+        {
+            LeaveAt(miss, off, k);
+            return;
+        }
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
@@ -704,6 +723,20 @@ public sealed unsafe class IlEmitter
             Call(StoreHelpers[size]);
             _il.Emit(OpCodes.Brfalse, _memoryFaultTail);
             _il.Emit(OpCodes.Br, done);
+        });
+    }
+
+    /// <summary>The cold path of an access in a region that leaves at TLB misses: exit before the
+    /// instruction (see <see cref="RegionExit.LeftAtMiss"/>), with its position for the shared tail.</summary>
+    private void LeaveAt(Label miss, int off, int k)
+    {
+        _leaves = true;
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
+            _il.Emit(OpCodes.Stloc, _fault);
+            _il.Emit(OpCodes.Br, _leaveTail);
         });
     }
 

@@ -50,6 +50,10 @@ public sealed class Region
     /// lands. An indirect jump in the region compares its target with these and stays inside on a match,
     /// so a call to a function in the same page and its return are host branches.</summary>
     public List<int> ReturnSites { get; } = [];
+
+    /// <summary>Translate loads and stores to leave the region at a TLB miss instead of calling the MMU
+    /// (a first translation; see CompiledRegion.LeavesAtMiss).</summary>
+    public bool LeaveAtMiss { get; set; }
     public const int MaxReturnSites = 8;
 
     /// <summary>A branch's successor joins the region when its block ran at least this fraction of the

@@ -8,6 +8,9 @@ namespace Trapeze.Jit;
 public sealed class TranslatorStatistics
 {
     public long Requests, RegionsCompiled, SharedHits, Discarded, Untranslatable, InstructionsCompiled, Failures;
+
+    /// <summary>Regions asked for again with the MMU called in place, after leaving at TLB misses often.</summary>
+    public long Retranslations;
     public long CompileTicks, HostCompileTicks;
     public double CompileMilliseconds => CompileTicks * 1000.0 / Stopwatch.Frequency;
     public double HostCompileMilliseconds => HostCompileTicks * 1000.0 / Stopwatch.Frequency;
@@ -60,13 +63,26 @@ public sealed unsafe class Translator : ITranslator, IDisposable
 
     /// <summary>Called on the hart's thread: the region is chosen here, from the hart's execution counts
     /// (see <see cref="Region.ForHotPaths"/>), and compiled later on the compile thread.</summary>
-    public void Request(Hart hart, Block block)
+    public void Request(Hart hart, Block block) => Request(hart, block, LeaveAtMiss);
+
+    public void Retranslate(Hart hart, Block block)
+    {
+        Interlocked.Increment(ref Stats.Retranslations);
+        Request(hart, block, leaveAtMiss: false);
+    }
+
+    /// <summary>First translations leave at TLB misses (see <see cref="CompiledRegion.LeavesAtMiss"/>);
+    /// false: every translation calls the MMU in place (the differential fuzzer tries both).</summary>
+    public bool LeaveAtMiss { get; set; } = true;
+
+    private void Request(Hart hart, Block block, bool leaveAtMiss)
     {
         Interlocked.Increment(ref Stats.Requests);
         if (block.Region == null || !block.IsCurrent) return;
-        if (Shared(block)) return;
+        if (Shared(block, leaveAtMiss)) return;
         var region = Region.ForHotPaths(block, hart.Blocks);
         if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return; }
+        region.LeaveAtMiss = leaveAtMiss;
         if (Synchronous) Translate(block, region);
         else _queue.Add(block, region); // a full queue drops the request: the block simply stays interpreted
     }
@@ -77,12 +93,14 @@ public sealed unsafe class Translator : ITranslator, IDisposable
             Translate(block, region);
     }
 
-    /// <summary>Installs an equivalent translation another hart (or an earlier request) already made.</summary>
-    private bool Shared(Block block)
+    /// <summary>Installs an equivalent translation another hart (or an earlier request) already made: one
+    /// that calls the MMU at misses serves every request, one that leaves at misses only a first one.</summary>
+    private bool Shared(Block block, bool leaveAtMiss)
     {
         lock (_cache)
         {
             if (!_cache.TryGetValue((block.PhysPc, block.Generation), out var shared)) return false;
+            if (shared.LeavesAtMiss && !leaveAtMiss) return false;
             Stats.SharedHits++;
             block.Compiled = shared;
             return true;
@@ -93,7 +111,7 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     /// (or a shared equivalent).</summary>
     private void Translate(Block block, Region region)
     {
-        if (!block.IsCurrent || Shared(block)) return;
+        if (!block.IsCurrent || Shared(block, region.LeaveAtMiss)) return;
         var key = (block.PhysPc, block.Generation);
         long t0 = Stopwatch.GetTimestamp();
         try
@@ -104,8 +122,8 @@ public sealed unsafe class Translator : ITranslator, IDisposable
             if (!block.IsCurrent) { Interlocked.Increment(ref Stats.Discarded); return; }
             lock (_cache)
             {
-                _cache[key] = compiled;
-                _order.Enqueue(key);
+                if (_cache.TryAdd(key, compiled)) _order.Enqueue(key);
+                else _cache[key] = compiled; // a translation made again replaces the first one
                 while (_order.Count > MaxCachedRegions) _cache.Remove(_order.Dequeue());
                 Stats.RegionsCompiled++;
                 Stats.InstructionsCompiled += compiled.InstructionCount;

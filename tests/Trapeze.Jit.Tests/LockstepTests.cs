@@ -35,6 +35,8 @@ public sealed unsafe class LockstepTests
         public void Request(Hart hart, Block block) =>
             block.Compiled = new CompiledRegion(Wrong, [], 1, [(int)(block.PhysPc & 0xfff)]);
 
+        public void Retranslate(Hart hart, Block block) { }
+
         private static RegionExit Wrong(HartState* s, Hart h, Trapeze.Core.Isa.DecodedInsn[] insns)
         {
             s->X[10] += 2;

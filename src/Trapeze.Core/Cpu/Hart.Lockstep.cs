@@ -20,8 +20,8 @@ public sealed unsafe partial class Hart
     }
 
     /// <summary>Runs a translated region, then the interpreter over the same instructions from the same
-    /// state, and compares; the interpreter's result stays.</summary>
-    private void RunLockstep(Block b, CompiledRegion compiled, LockstepChecker ls)
+    /// state, and compares; the interpreter's result stays. Returns how the region exited.</summary>
+    private RegionExit RunLockstep(Block b, CompiledRegion compiled, LockstepChecker ls)
     {
         HartState* s = _state;
         HartState before = *s;
@@ -39,7 +39,7 @@ public sealed unsafe partial class Hart
             // Not replayable (the watcher already acted): keep the translated result unchecked.
             ls.Skipped++;
             if (exit == RegionExit.Exception) RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
-            return;
+            return exit;
         }
         // The guest does not see the time the check takes (with a real-time timebase, a guest slowed
         // down that much would spend all its time in timer interrupts).
@@ -47,6 +47,8 @@ public sealed unsafe partial class Hart
         if (!clockWasPaused) Clock.Pause();
         try { CheckAgainstInterpreter(b, ls, exit, count, &before, pcBefore); }
         finally { if (!clockWasPaused) Clock.Resume(); }
+        if (exit == RegionExit.LeftAtMiss) LeftAtMiss(b, compiled);
+        return exit;
     }
 
     private void CheckAgainstInterpreter(Block b, LockstepChecker ls, RegionExit exit, ulong count, HartState* before, ulong pcBefore)

@@ -307,6 +307,9 @@ public sealed class HartStatistics
     /// dispatcher's lookup.</summary>
     public long ChainedRuns;
 
+    /// <summary>Region runs that left at a TLB miss (a first translation; see CompiledRegion.LeavesAtMiss).</summary>
+    public long TlbMissExits;
+
     /// <summary>ECALLs answered by the monitor (built-in SBI): hypercall exits.</summary>
     public long Hypercalls;
 

@@ -55,6 +55,7 @@ public sealed unsafe partial class Hart
     private void Execute(Block b)
     {
         HartState* s = _state;
+        ulong pc = s->Pc;
         var compiled = b.Compiled;
         if (compiled == null && _translationThreshold == 0 && !b.TranslationRequested && b.Region != null)
         {
@@ -66,12 +67,11 @@ public sealed unsafe partial class Hart
         }
         if (compiled != null)
         {
-            if (_lockstep is { } ls && ls.ShouldCheck())
-            {
-                RunLockstep(b, compiled, ls);
-                return;
-            }
-            RunTranslated(compiled);
+            ulong retired = s->Retired;
+            RegionExit exit = _lockstep is { } ls && ls.ShouldCheck() ? RunLockstep(b, compiled, ls) : RunTranslated(b, compiled);
+            // A region that left at its first instruction (a TLB miss there) would be entered again at
+            // once, forever: its block is interpreted once instead, which also fills the TLB.
+            if (exit == RegionExit.LeftAtMiss && s->Retired == retired && s->Pc == pc && b.IsCurrent) ExecuteBlock(b);
             return;
         }
         ExecuteBlock(b);
@@ -92,7 +92,7 @@ public sealed unsafe partial class Hart
     /// lockstep (every run is checked from the dispatcher).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunTranslated(CompiledRegion compiled)
+    private RegionExit RunTranslated(Block b, CompiledRegion compiled)
     {
         HartState* s = _state;
         ulong before = s->Retired;
@@ -100,27 +100,45 @@ public sealed unsafe partial class Hart
         {
             RegionExit exit = compiled.Function(s, this, compiled.Insns);
             Stats.RegionRuns++;
-            if (exit == RegionExit.Exception)
+            if (exit != RegionExit.Continue)
             {
                 Stats.TranslatedInstructions += (long)(s->Retired - before);
-                RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
-                return;
+                if (exit == RegionExit.Exception) RaiseException((ExceptionCause)s->PendingCause, s->PendingTval);
+                else LeftAtMiss(b, compiled);
+                return exit;
             }
             if (_lockstep != null || --_pollCountdown < 0 || (Volatile.Read(ref s->Mip) & s->Mie) != 0) break;
-            var next = ChainTarget(compiled, s->Pc);
+            var next = ChainTarget(compiled, s->Pc, out var nextCompiled);
             if (next == null) break;
             Stats.ChainedRuns++;
-            compiled = next;
+            b = next;
+            compiled = nextCompiled!;
         }
         Stats.TranslatedInstructions += (long)(s->Retired - before);
+        return RegionExit.Continue;
     }
 
-    /// <summary>The translation to run next at <paramref name="pc"/>, or null when the dispatcher must look.
+    /// <summary>Region runs that leave at TLB misses before the region is translated again with the
+    /// MMU called in place. Misses that recur (device registers, stores to pages that hold code, misaligned
+    /// accesses) reach it soon; those after a context switch or a new mapping seldom do.</summary>
+    public const int RetranslateAfterMisses = 64;
+
+    /// <summary>After a region left at a TLB miss: counts it, and asks for the region to be made again
+    /// with the MMU's slow path in place once it keeps leaving. The dispatcher then interprets from pc.</summary>
+    private void LeftAtMiss(Block b, CompiledRegion compiled)
+    {
+        Stats.TlbMissExits++;
+        if (++compiled.MissExits == RetranslateAfterMisses && b.Compiled == compiled && b.Region != null)
+            _translator?.Retranslate(this, b);
+    }
+
+    /// <summary>The translated block to run next at <paramref name="pc"/>, or null when the dispatcher must look.
     /// <see cref="CompiledRegion.Successor"/> remembers the block the region went on to last time (the
     /// region may be shared by harts: a stale or another hart's entry fails the address check).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private CompiledRegion? ChainTarget(CompiledRegion from, ulong pc)
+    private Block? ChainTarget(CompiledRegion from, ulong pc, out CompiledRegion? compiled)
     {
+        compiled = null;
         if (!Mmu.FetchHit(pc, out ulong pa)) return null;
         Block? next = from.Successor;
         if (next == null || next.PhysPc != pa)
@@ -129,7 +147,9 @@ public sealed unsafe partial class Hart
             if (next == null) return null;
             from.Successor = next;
         }
-        return next.IsCurrent ? next.Compiled : null;
+        if (!next.IsCurrent) return null;
+        compiled = next.Compiled;
+        return compiled != null ? next : null;
     }
 
     /// <summary>Runs at most <paramref name="maxBlocks"/> blocks (tests, lockstep, the bare-metal runner). Returns

@@ -73,6 +73,9 @@ public sealed unsafe class DifferentialFuzzer : IDisposable
             _background.RenewTranslator();
         }
         Programs++;
+        // Both kinds of translated memory access, program by program: leaving the region at a TLB miss
+        // (first translations), and calling the MMU in place (translations made again).
+        _translated.Translator!.LeaveAtMiss = Programs % 2 == 0;
         _seed = c.Seed;
         _useBackground = BackgroundEvery > 0 && Programs % BackgroundEvery == 0;
         var (code, end) = c.Program.Assemble();
