@@ -49,6 +49,7 @@ GUEST_DIR="${TRAPEZE_GUEST_DIR:-$CACHE_HOME/trapeze/guest}"
 BENCH_GUEST_DIR="${TRAPEZE_BENCH_GUEST_DIR:-$CACHE_HOME/trapeze/bench-guest}"
 if [ $linux = 1 ]; then
     need cmd riscv64-linux-gnu-gcc gcc-riscv64-linux-gnu
+    need file /usr/riscv64-linux-gnu/include/stdio.h libc6-dev-riscv64-cross
     need cmd cpio cpio
     need cmd depmod kmod
     need cmd xz xz-utils

@@ -5,7 +5,7 @@
 set -euo pipefail
 case "${1:-all}" in
   run) pkgs="opensbi u-boot-qemu cpio kmod xz-utils gzip file" ;;
-  all) pkgs="opensbi u-boot-qemu cpio kmod xz-utils gzip file gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf gcc-riscv64-linux-gnu device-tree-compiler qemu-system-misc qemu-utils util-linux python3 e2fsprogs" ;;
+  all) pkgs="opensbi u-boot-qemu cpio kmod xz-utils gzip file gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf gcc-riscv64-linux-gnu libc6-dev-riscv64-cross device-tree-compiler qemu-system-misc qemu-utils util-linux python3 e2fsprogs" ;;
   *) echo "usage: scripts/deps.sh [run|all]" >&2; exit 2 ;;
 esac
 missing=""
