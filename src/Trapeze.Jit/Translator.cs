@@ -28,10 +28,12 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     /// <summary>RyuJIT spends about 0.4 ms on a region of ~20 guest instructions (more on a loaded
     /// machine), so only code that runs often pays back its translation, and a lower threshold floods the
     /// compile thread (translations then arrive late and the share of translated instructions falls).
-    /// Measured on Debian's kernel boot to power-off, CPU time (user + sys): threshold 1000 -> 12-12.9 s,
-    /// 2000 -> 9.9-10.2 s, 4000 -> 6.5-7.2 s, 8000 -> 5.3-5.9 s (wall no worse); /bench-prog: 4000 ->
-    /// 11.3-11.9 s, 8000 -> 9.8-10.4 s with the same guest-clock times or better.</summary>
-    public const int DefaultThreshold = 8000;
+    /// Measured with bench/run.sh (ratios to QEMU, same run) once regions held only the paths that ran and
+    /// first translations left at TLB misses: 8000 -> 4000 took the Linux boot to GUEST-READY from 1.23 to
+    /// 1.15 and /bench-prog from 1.16 to 1.13, the busybox workload unchanged (0.86 both), for about 7 %
+    /// more process CPU time (the compile thread). 2000 and 3000 gained no more wall time on the boot
+    /// (4 boots each) and cost 10-25 % more CPU.</summary>
+    public const int DefaultThreshold = 4000;
     public const int MaxCachedRegions = 1 << 16;
 
     private readonly TranslationQueue _queue;
