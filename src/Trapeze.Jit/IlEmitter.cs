@@ -50,8 +50,11 @@ public sealed unsafe class IlEmitter
     private IlEmitter(Region region)
     {
         _region = region;
+        // The method's first parameter is the delegate's target (see Compile): a delegate closed over its
+        // first argument is called directly, a static one through a thunk that shuffles the arguments.
         _method = new DynamicMethod($"rv64_{region.EntryPhys:x}", typeof(RegionExit),
-            [typeof(HartState*), typeof(Hart), typeof(DecodedInsn[])], typeof(IlEmitter).Module, skipVisibility: true);
+            [typeof(DecodedInsn[]), typeof(HartState*), typeof(Hart), typeof(DecodedInsn[])], typeof(IlEmitter).Module,
+            skipVisibility: true);
         _il = _method.GetILGenerator(256 + region.InstructionCount * 48);
         _pcBase = _il.DeclareLocal(Ulong);
         _retired = _il.DeclareLocal(Ulong);
@@ -83,12 +86,15 @@ public sealed unsafe class IlEmitter
     {
         var e = new IlEmitter(region);
         e.Emit();
-        var fn = (RegionFunction)e._method.CreateDelegate(typeof(RegionFunction));
+        DecodedInsn[] insns = [.. e._helperInsns];
+        // Closed over the instructions the helper calls refer to (argument 0 in the IL; the delegate's own
+        // third argument is the same array and unused).
+        var fn = (RegionFunction)e._method.CreateDelegate(typeof(RegionFunction), insns);
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         // Have RyuJIT compile it now, on the translator's thread, not at the first call on the hart's.
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(fn);
         LastHostCompileTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
-        return new CompiledRegion(fn, [.. e._helperInsns], region.InstructionCount, [.. region.Blocks.Keys], e._leaves);
+        return new CompiledRegion(fn, insns, region.InstructionCount, [.. region.Blocks.Keys], e._leaves);
     }
 
     private static MethodInfo Method(Type t, string name) =>
@@ -372,7 +378,7 @@ public sealed unsafe class IlEmitter
 
     private void StateAddress(int offset)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         if (offset != 0)
         {
             _il.Emit(OpCodes.Ldc_I4, offset);
@@ -676,7 +682,7 @@ public sealed unsafe class IlEmitter
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
-            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldarg_2);
             _il.Emit(OpCodes.Ldloc, _va);
             _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
             Call(LoadHelpers[size]);
@@ -716,7 +722,7 @@ public sealed unsafe class IlEmitter
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
-            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldarg_2);
             _il.Emit(OpCodes.Ldloc, _va);
             value();
             _il.Emit(OpCodes.Ldc_I8, FaultPosition(off, k));
@@ -885,7 +891,7 @@ public sealed unsafe class IlEmitter
             {
                 var m = FloatOps[d.Op];
                 int operands = m.GetParameters().Length - 2;
-                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldarg_1);
                 if (ReadsX(d.Op)) LoadX(rs1);
                 else LoadF(rs1);
                 if (operands >= 2) LoadF(rs2);
@@ -940,9 +946,9 @@ public sealed unsafe class IlEmitter
         }
         int index = _helperInsns.Count;
         _helperInsns.Add(d);
+        _il.Emit(OpCodes.Ldarg_2);
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldarg_2);
         _il.Emit(OpCodes.Ldc_I4, index);
         _il.Emit(OpCodes.Ldelema, typeof(DecodedInsn));
         Call(handler);

@@ -46,8 +46,11 @@ public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns,
     /// <summary>Runs that left at a TLB miss (counted by the harts running it, racily: a hint).</summary>
     public int MissExits;
 
-    /// <summary>The block a run of this region continued into last time (see Hart.RunTranslated).</summary>
-    public Block? Successor;
+    /// <summary>Blocks runs of this region continued into (see Hart.RunTranslated): a region has several
+    /// exits, each usually leading to one place; the slots are replaced in turn.</summary>
+    public readonly Block?[] Successors = new Block?[SuccessorSlots];
+    public const int SuccessorSlots = 4;
+    public int NextSuccessorSlot;
 }
 
 /// <summary>Compiles hot blocks (tier 1). Implemented by Trapeze.Jit; the hart only asks.</summary>

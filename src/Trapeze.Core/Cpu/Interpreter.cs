@@ -133,19 +133,24 @@ public sealed unsafe partial class Hart
     }
 
     /// <summary>The translated block to run next at <paramref name="pc"/>, or null when the dispatcher must look.
-    /// <see cref="CompiledRegion.Successor"/> remembers the block the region went on to last time (the
+    /// <see cref="CompiledRegion.Successors"/> remembers the blocks the region went on to lately (the
     /// region may be shared by harts: a stale or another hart's entry fails the address check).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Block? ChainTarget(CompiledRegion from, ulong pc, out CompiledRegion? compiled)
     {
         compiled = null;
         if (!Mmu.FetchHit(pc, out ulong pa)) return null;
-        Block? next = from.Successor;
-        if (next == null || next.PhysPc != pa)
+        Block?[] successors = from.Successors;
+        Block? next = null;
+        foreach (Block? candidate in successors)
+        {
+            if (candidate != null && candidate.PhysPc == pa) { next = candidate; break; }
+        }
+        if (next == null)
         {
             next = Blocks.Find(pa);
             if (next == null) return null;
-            from.Successor = next;
+            successors[from.NextSuccessorSlot++ & (CompiledRegion.SuccessorSlots - 1)] = next;
         }
         if (!next.IsCurrent) return null;
         compiled = next.Compiled;
