@@ -9,7 +9,8 @@ public sealed class TranslatorStatistics
 {
     public long Requests, RegionsCompiled, SharedHits, Discarded, Untranslatable, InstructionsCompiled, Failures;
 
-    /// <summary>Regions asked for again with the MMU called in place, after leaving at TLB misses often.</summary>
+    /// <summary>Regions queued (or compiled) again with the MMU called in place, after leaving at TLB
+    /// misses often.</summary>
     public long Retranslations;
     public long CompileTicks, HostCompileTicks;
     public double CompileMilliseconds => CompileTicks * 1000.0 / Stopwatch.Frequency;
@@ -69,24 +70,26 @@ public sealed unsafe class Translator : ITranslator, IDisposable
 
     public void Retranslate(Hart hart, Block block)
     {
-        Interlocked.Increment(ref Stats.Retranslations);
-        Request(hart, block, leaveAtMiss: false);
+        if (Request(hart, block, leaveAtMiss: false)) Interlocked.Increment(ref Stats.Retranslations);
     }
 
     /// <summary>First translations leave at TLB misses (see <see cref="CompiledRegion.LeavesAtMiss"/>);
     /// false: every translation calls the MMU in place (the differential fuzzer tries both).</summary>
     public bool LeaveAtMiss { get; set; } = true;
 
-    private void Request(Hart hart, Block block, bool leaveAtMiss)
+    /// <summary>Returns true when a translation was compiled or queued (false: an equivalent one was
+    /// installed from the cache, or there is nothing to translate, or the queue is full).</summary>
+    private bool Request(Hart hart, Block block, bool leaveAtMiss)
     {
         Interlocked.Increment(ref Stats.Requests);
-        if (block.Region == null || !block.IsCurrent) return;
-        if (Shared(block, leaveAtMiss)) return;
+        if (block.Region == null || !block.IsCurrent) return false;
+        if (Shared(block, leaveAtMiss)) return false;
         var region = Region.ForHotPaths(block, hart.Blocks);
-        if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return; }
+        if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return false; }
         region.LeaveAtMiss = leaveAtMiss;
-        if (Synchronous) Translate(block, region);
-        else _queue.Add(block, region); // a full queue drops the request: the block simply stays interpreted
+        if (!Synchronous) return _queue.Add(block, region); // full: the block simply stays as it is
+        Translate(block, region);
+        return true;
     }
 
     private void Worker()

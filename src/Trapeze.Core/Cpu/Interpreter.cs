@@ -124,11 +124,15 @@ public sealed unsafe partial class Hart
     public const int RetranslateAfterMisses = 64;
 
     /// <summary>After a region left at a TLB miss: counts it, and asks for the region to be made again
-    /// with the MMU's slow path in place once it keeps leaving. The dispatcher then interprets from pc.</summary>
+    /// with the MMU's slow path in place once it keeps leaving. The dispatcher then interprets from pc.
+    /// Asked again every <see cref="RetranslateAfterMisses"/> exits while this hart's block still holds
+    /// the leaving translation: the region may be shared by harts (the count is the region's, the block
+    /// this hart's; the translator installs the version another hart had made), and a request may be
+    /// dropped by a full queue.</summary>
     private void LeftAtMiss(Block b, CompiledRegion compiled)
     {
         Stats.TlbMissExits++;
-        if (++compiled.MissExits == RetranslateAfterMisses && b.Compiled == compiled && b.Region != null)
+        if (++compiled.MissExits % RetranslateAfterMisses == 0 && b.Compiled == compiled && b.Region != null)
             _translator?.Retranslate(this, b);
     }
 
