@@ -94,7 +94,7 @@ public sealed unsafe class IlEmitter
         // Have RyuJIT compile it now, on the translator's thread, not at the first call on the hart's.
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(fn);
         LastHostCompileTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
-        return new CompiledRegion(fn, insns, region.InstructionCount, [.. region.Blocks.Keys], e._leaves);
+        return new CompiledRegion(fn, insns, region.InstructionCount, [.. region.Blocks.Keys], e._leaves, region.Remade);
     }
 
     private static MethodInfo Method(Type t, string name) =>

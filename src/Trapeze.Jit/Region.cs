@@ -54,6 +54,9 @@ public sealed class Region
     /// <summary>Translate loads and stores to leave the region at a TLB miss instead of calling the MMU
     /// (a first translation; see CompiledRegion.LeavesAtMiss).</summary>
     public bool LeaveAtMiss { get; set; }
+
+    /// <summary>A translation made again (see CompiledRegion.Remade).</summary>
+    public bool Remade { get; set; }
     public const int MaxReturnSites = 8;
 
     /// <summary>A branch's successor joins the region when its block ran at least this fraction of the

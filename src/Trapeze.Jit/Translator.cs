@@ -9,8 +9,7 @@ public sealed class TranslatorStatistics
 {
     public long Requests, RegionsCompiled, SharedHits, Discarded, Untranslatable, InstructionsCompiled, Failures;
 
-    /// <summary>Regions queued (or compiled) again with the MMU called in place, after leaving at TLB
-    /// misses often.</summary>
+    /// <summary>Regions queued (or compiled) again: hot ones, and ones leaving at TLB misses often.</summary>
     public long Retranslations;
     public long CompileTicks, HostCompileTicks;
     public double CompileMilliseconds => CompileTicks * 1000.0 / Stopwatch.Frequency;
@@ -66,11 +65,11 @@ public sealed unsafe class Translator : ITranslator, IDisposable
 
     /// <summary>Called on the hart's thread: the region is chosen here, from the hart's execution counts
     /// (see <see cref="Region.ForHotPaths"/>), and compiled later on the compile thread.</summary>
-    public void Request(Hart hart, Block block) => Request(hart, block, LeaveAtMiss);
+    public void Request(Hart hart, Block block) => Request(hart, block, LeaveAtMiss, remake: false);
 
     public void Retranslate(Hart hart, Block block)
     {
-        if (Request(hart, block, leaveAtMiss: false)) Interlocked.Increment(ref Stats.Retranslations);
+        if (Request(hart, block, leaveAtMiss: false, remake: true)) Interlocked.Increment(ref Stats.Retranslations);
     }
 
     /// <summary>First translations leave at TLB misses (see <see cref="CompiledRegion.LeavesAtMiss"/>);
@@ -79,14 +78,15 @@ public sealed unsafe class Translator : ITranslator, IDisposable
 
     /// <summary>Returns true when a translation was compiled or queued (false: an equivalent one was
     /// installed from the cache, or there is nothing to translate, or the queue is full).</summary>
-    private bool Request(Hart hart, Block block, bool leaveAtMiss)
+    private bool Request(Hart hart, Block block, bool leaveAtMiss, bool remake)
     {
         Interlocked.Increment(ref Stats.Requests);
         if (block.Region == null || !block.IsCurrent) return false;
-        if (Shared(block, leaveAtMiss)) return false;
+        if (Shared(block, leaveAtMiss, remake)) return false;
         var region = Region.ForHotPaths(block, hart.Blocks);
         if (region == null) { Interlocked.Increment(ref Stats.Untranslatable); return false; }
         region.LeaveAtMiss = leaveAtMiss;
+        region.Remade = remake;
         if (!Synchronous) return _queue.Add(block, region); // full: the block simply stays as it is
         Translate(block, region);
         return true;
@@ -98,14 +98,14 @@ public sealed unsafe class Translator : ITranslator, IDisposable
             Translate(block, region);
     }
 
-    /// <summary>Installs an equivalent translation another hart (or an earlier request) already made: one
-    /// that calls the MMU at misses serves every request, one that leaves at misses only a first one.</summary>
-    private bool Shared(Block block, bool leaveAtMiss)
+    /// <summary>Installs an equivalent translation another hart (or an earlier request) already made: a
+    /// translation made again serves every request, a first one only first requests.</summary>
+    private bool Shared(Block block, bool leaveAtMiss, bool remake)
     {
         lock (_cache)
         {
             if (!_cache.TryGetValue((block.PhysPc, block.Generation), out var shared)) return false;
-            if (shared.LeavesAtMiss && !leaveAtMiss) return false;
+            if (shared.LeavesAtMiss && !leaveAtMiss || remake && !shared.Remade) return false;
             Stats.SharedHits++;
             block.Compiled = shared;
             return true;
@@ -116,7 +116,7 @@ public sealed unsafe class Translator : ITranslator, IDisposable
     /// (or a shared equivalent).</summary>
     private void Translate(Block block, Region region)
     {
-        if (!block.IsCurrent || Shared(block, region.LeaveAtMiss)) return;
+        if (!block.IsCurrent || Shared(block, region.LeaveAtMiss, region.Remade)) return;
         var key = (block.PhysPc, block.Generation);
         long t0 = Stopwatch.GetTimestamp();
         try

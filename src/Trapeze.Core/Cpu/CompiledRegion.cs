@@ -26,7 +26,7 @@ public unsafe delegate RegionExit RegionFunction(HartState* state, Hart hart, De
 /// <see cref="Insns"/> holds the decoded instructions that helper calls refer to by index.
 /// </summary>
 public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns, int instructionCount, int[] blockStarts,
-    bool leavesAtMiss = false)
+    bool leavesAtMiss = false, bool remade = false)
 {
     public RegionFunction Function { get; } = function;
     public DecodedInsn[] Insns { get; } = insns;
@@ -46,6 +46,14 @@ public sealed class CompiledRegion(RegionFunction function, DecodedInsn[] insns,
     /// <summary>Runs that left at a TLB miss (counted by the harts running it, racily: a hint).</summary>
     public int MissExits;
 
+    /// <summary>A translation made again (ITranslator.Retranslate): its paths chosen from the counts of a
+    /// region that has run long, the MMU called in place at misses. Never made a third time.</summary>
+    public bool Remade { get; } = remade;
+
+    /// <summary>Runs so far, counted until the region is hot enough to be made again (see
+    /// Hart.RetranslateAfterRuns); racy like <see cref="MissExits"/>.</summary>
+    public int Runs;
+
     /// <summary>Blocks runs of this region continued into (see Hart.RunTranslated): a region has several
     /// exits, each usually leading to one place; the slots are replaced in turn.</summary>
     public readonly Block?[] Successors = new Block?[SuccessorSlots];
@@ -64,7 +72,8 @@ public interface ITranslator
     /// <see cref="Block.Compiled"/> when ready (possibly at once, possibly on another thread).</summary>
     void Request(Hart hart, Block block);
 
-    /// <summary>Asks for <paramref name="block"/>'s region to be translated again with the MMU's slow
-    /// path called in place (its translation leaves at TLB misses too often); installed when ready.</summary>
+    /// <summary>Asks for <paramref name="block"/>'s region to be translated again, its paths chosen from
+    /// the counts of now and the MMU's slow path called in place (its translation leaves at TLB misses
+    /// too often, or it is hot); installed when ready.</summary>
     void Retranslate(Hart hart, Block block);
 }

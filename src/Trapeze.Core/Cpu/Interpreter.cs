@@ -100,6 +100,8 @@ public sealed unsafe partial class Hart
         {
             RegionExit exit = compiled.Function(s, this, compiled.Insns);
             Stats.RegionRuns++;
+            if (!compiled.Remade && ++compiled.Runs == RetranslateAfterRuns && b.Compiled == compiled)
+                _translator?.Retranslate(this, b);
             if (exit != RegionExit.Continue)
             {
                 Stats.TranslatedInstructions += (long)(s->Retired - before);
@@ -117,6 +119,12 @@ public sealed unsafe partial class Hart
         Stats.TranslatedInstructions += (long)(s->Retired - before);
         return RegionExit.Continue;
     }
+
+    /// <summary>Runs after which a region is translated again: its paths were chosen from the counts of
+    /// the moment it turned hot (4000 runs of its entry), when paths that later dominate may not have run
+    /// yet; a region that ran this often has the counts of its whole life to choose from, and pays back a
+    /// second compilation.</summary>
+    public const int RetranslateAfterRuns = 50_000;
 
     /// <summary>Region runs that leave at TLB misses before the region is translated again with the
     /// MMU called in place. Misses that recur (device registers, stores to pages that hold code, misaligned
