@@ -64,6 +64,40 @@ public sealed unsafe class HotPathTests : IDisposable
         Assert.Equal(3 * 5000UL + 2 + 1, S->Retired);
     }
 
+    /// <summary>A loop through the dispatcher (an indirect jump back to its head, so every iteration is
+    /// one region run) whose other arm comes to dominate only after its region was made: having run
+    /// <see cref="Hart.RetranslateAfterRuns"/> times, the region is made again, once, with that arm.</summary>
+    [Fact]
+    public void HotRegionIsMadeAgainWithThePathsThatCameToDominate()
+    {
+        const int iterations = 80_000;
+        Write(Code + 0x00, Encode.Addi(10, 10, -1));                 // loop: a0 -= 1
+        Write(Code + 0x04, Encode.Branch(0, 10, 0, 0x10));           //   beqz a0, done (0x14)
+        Write(Code + 0x08, Encode.Branch(4, 10, 11, 0x38));          //   blt a0, a1, late (0x40)
+        Write(Code + 0x0c, Encode.Addi(12, 12, 1));                  //   a2 += 1 (the first 1000 iterations)
+        Write(Code + 0x10, Encode.Jalr(0, 5, 0));                    //   jr t0 (= loop)
+        Write(Code + 0x14, Encode.Wfi);                              // done
+        Write(Code + 0x40, Encode.Addi(13, 13, 1));                  // late: a3 += 1
+        Write(Code + 0x44, Encode.Jalr(0, 5, 0));                    //   jr t0
+        var v = new FuzzVector();
+        v.X[5] = Code;
+        v.X[10] = iterations;
+        v.X[11] = iterations - 1000;
+        _m.Start(new FuzzConfig(Privilege.Machine, false, false, true, false), v, Code);
+        for (int i = 0; i < 400_000 && S->Wfi == 0; i++) _m.Hart.Step(1);
+
+        Assert.NotEqual(0, S->Wfi);
+        Assert.Equal(0UL, S->X[10]);
+        Assert.Equal(1000UL, S->X[12]);
+        Assert.Equal(iterations - 1001UL, S->X[13]);
+        Assert.Equal(5 * (iterations - 1UL) + 2 + 1, S->Retired);
+        var compiled = _m.Hart.Blocks.Find(Code)?.Compiled;
+        Assert.NotNull(compiled);
+        Assert.True(compiled.Remade);
+        Assert.Contains(0x40, compiled.BlockStarts);
+        Assert.True(_m.Translator!.Stats.Retranslations >= 1);
+    }
+
     private Block MakeBlock(ulong pa, long runs)
     {
         var b = new Block(pa, [Decoder.Decode(Encode.Addi(0, 0, 0))], _m.Ram, _m.Ram.PageOf(pa),
