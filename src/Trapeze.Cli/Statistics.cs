@@ -28,7 +28,7 @@ public static class Statistics
         {
             var j = t.Stats;
             e.WriteLine($"translator: regions {j.RegionsCompiled:N0} ({j.InstructionsCompiled:N0} instructions, {j.CompileMilliseconds:F0} ms, of which RyuJIT {j.HostCompileMilliseconds:F0} ms), " +
-                        $"requests {j.Requests:N0} (made again for TLB misses {j.Retranslations:N0}), shared {j.SharedHits:N0}, discarded (code changed) {j.Discarded:N0}, " +
+                        $"requests {j.Requests:N0} (regions made again {j.Retranslations:N0}), shared {j.SharedHits:N0}, discarded (code changed) {j.Discarded:N0}, " +
                         $"untranslatable {j.Untranslatable:N0}, failures {j.Failures:N0}");
         }
         if (machine.Sbi is { } sbi)
