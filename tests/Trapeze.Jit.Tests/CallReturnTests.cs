@@ -14,11 +14,7 @@ public sealed unsafe class CallReturnTests : IDisposable
 
     private HartState* S => _m.State;
 
-    private void Write(ulong pa, uint insn)
-    {
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(_m.Ram.AsSpan(pa - FuzzLayout.RamBase, 4), insn);
-        _m.Ram.InvalidateCode(_m.Ram.PageOf(pa));
-    }
+    private void Write(ulong pa, uint insn) => _m.WriteInstruction(pa, insn);
 
     /// <summary>loop: a0 -= 1; call f; bnez a0, loop; wfi — f: a1 += 2; <paramref name="body"/>; ret.</summary>
     private void CallLoop(int iterations, params uint[] body)

@@ -15,11 +15,7 @@ public sealed unsafe class ChainingTests : IDisposable
 
     private HartState* S => _m.State;
 
-    private void Write(ulong pa, uint insn)
-    {
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(_m.Ram.AsSpan(pa - FuzzLayout.RamBase, 4), insn);
-        _m.Ram.InvalidateCode(_m.Ram.PageOf(pa));
-    }
+    private void Write(ulong pa, uint insn) => _m.WriteInstruction(pa, insn);
 
     /// <summary>Two regions on two pages jumping to each other: a0 counts runs of the first, a1 of the second.</summary>
     private void PingPong(uint first)

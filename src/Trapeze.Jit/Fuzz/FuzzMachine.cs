@@ -96,6 +96,14 @@ public sealed unsafe class FuzzMachine : IDisposable
         Hart.Translator = Translator;
     }
 
+    /// <summary>Writes one 32-bit instruction at guest-physical <paramref name="pa"/> and marks its page
+    /// written, as a store from elsewhere would (code decoded or translated from it is not reused).</summary>
+    public void WriteInstruction(ulong pa, uint insn)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(Ram.AsSpan(pa - FuzzLayout.RamBase, 4), insn);
+        Ram.InvalidateCode(Ram.PageOf(pa));
+    }
+
     /// <summary>Copies a RAM image in. Pages whose bytes change are marked written, so code decoded or
     /// translated from their old bytes is not reused.</summary>
     public void Load(byte[] image)
