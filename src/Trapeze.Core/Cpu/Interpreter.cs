@@ -100,7 +100,9 @@ public sealed unsafe partial class Hart
         {
             RegionExit exit = compiled.Function(s, this, compiled.Insns);
             Stats.RegionRuns++;
-            if (!compiled.Remade && ++compiled.Runs == RetranslateAfterRuns && b.Compiled == compiled)
+            // Asked again every RetranslateAfterRuns runs while this hart's block holds a first translation:
+            // the count is the region's, which harts may share (see LeftAtMiss).
+            if (!compiled.Remade && ++compiled.Runs % RetranslateAfterRuns == 0 && b.Compiled == compiled)
                 _translator?.Retranslate(this, b);
             if (exit != RegionExit.Continue)
             {
