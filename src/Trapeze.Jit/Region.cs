@@ -50,6 +50,7 @@ public sealed class Region
     /// lands. An indirect jump in the region compares its target with these and stays inside on a match,
     /// so a call to a function in the same page and its return are host branches.</summary>
     public List<int> ReturnSites { get; } = [];
+    public const int MaxReturnSites = 8;
 
     /// <summary>Translate loads and stores to leave the region at a TLB miss instead of calling the MMU
     /// (a first translation; see CompiledRegion.LeavesAtMiss).</summary>
@@ -57,7 +58,6 @@ public sealed class Region
 
     /// <summary>A translation made again (see CompiledRegion.Remade).</summary>
     public bool Remade { get; set; }
-    public const int MaxReturnSites = 8;
 
     /// <summary>A branch's successor joins the region when its block ran at least this fraction of the
     /// entry's runs in the interpreter (1/HotFraction): paths that never or rarely ran (error handling,

@@ -15,8 +15,6 @@ public sealed class TranslationQueue(TranslatorStatistics? stats = null)
     private readonly List<(Block Block, Region Region)> _pending = [];
     private bool _closed;
 
-    public int Count { get { lock (_pending) return _pending.Count; } }
-
     /// <summary>Adds a request; false when the queue is full or closed (the block stays interpreted).</summary>
     public bool Add(Block block, Region region)
     {

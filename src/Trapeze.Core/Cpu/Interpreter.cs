@@ -55,7 +55,6 @@ public sealed unsafe partial class Hart
     private void Execute(Block b)
     {
         HartState* s = _state;
-        ulong pc = s->Pc;
         var compiled = b.Compiled;
         if (compiled == null && _translationThreshold == 0 && !b.TranslationRequested && b.Region != null)
         {
@@ -67,7 +66,7 @@ public sealed unsafe partial class Hart
         }
         if (compiled != null)
         {
-            ulong retired = s->Retired;
+            ulong pc = s->Pc, retired = s->Retired;
             RegionExit exit = _lockstep is { } ls && ls.ShouldCheck() ? RunLockstep(b, compiled, ls) : RunTranslated(b, compiled);
             // A region that left at its first instruction (a TLB miss there) would be entered again at
             // once, forever: its block is interpreted once instead, which also fills the TLB.
